@@ -1,0 +1,39 @@
+"""Pure converters for command-line and config values (after supervisor's datatypes.py).
+
+Each takes a string and returns a value, or raises ``ValueError`` whose message
+names the bad value. They know nothing about argparse or files.
+"""
+
+import re
+
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "kib": 1024,
+               "m": 1024**2, "mb": 1024**2, "mib": 1024**2,
+               "g": 1024**3, "gb": 1024**3, "gib": 1024**3,
+               "t": 1024**4, "tb": 1024**4, "tib": 1024**4}
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
+
+
+def byte_size(text: str) -> int:
+    """``"500MB"`` -> 524288000. Units are binary (KB = KiB = 1024 bytes); no unit means bytes."""
+    m = _SIZE_RE.match(text)
+    if not m or m.group(2).lower() not in _SIZE_UNITS:
+        raise ValueError(f"invalid size {text!r} (expected e.g. 500MB, 2GiB, 1048576)")
+    return int(float(m.group(1)) * _SIZE_UNITS[m.group(2).lower()])
+
+
+def non_negative_int(text: str) -> int:
+    """``"7"`` -> 7; negative numbers and non-numbers are refused."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"invalid number {text!r}") from None
+    if value < 0:
+        raise ValueError(f"invalid number {text!r} (must be 0 or more)")
+    return value
+
+
+def file_name(text: str) -> str:
+    """A bare file name (no directory part), e.g. ``cells.out``."""
+    if not text or "/" in text or text in (".", "..") or "\0" in text:
+        raise ValueError(f"invalid file name {text!r} (a bare name such as cells.out)")
+    return text

@@ -1,0 +1,86 @@
+"""Line framing for the read path: complete lines go out, a partial last line waits.
+
+Used for ``--format json`` (every line must be checked whole) and for input that
+is not a pipe. Input is read straight into one fixed buffer (``chunk + max_line``
+bytes), so memory stays bounded and a chunk is never copied on its way through.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Callable
+
+
+class LineFramer:
+    """Writes whole lines through ``guard`` to ``write``, holding back a partial last line.
+
+    ``guard``: a :class:`cellsrun.jsonguard.JsonGuard`. ``write(bytes-like)``: the
+    rotator's write. ``now()``: the wall clock, for wrapped lines. ``max_line``:
+    bytes; a line that long without a newline is cut and written as a piece.
+    ``chunk``: bytes read at most per call.
+    """
+
+    def __init__(self, guard, write: Callable, now: Callable[[], float], *,
+                 max_line: int, chunk: int):
+        self.guard = guard
+        self.write = write
+        self.now = now
+        self.max_line = max_line
+        self.chunk = chunk
+        self._buf = bytearray(chunk + max_line)
+        self._mv = memoryview(self._buf)
+        self._n = 0  # bytes of a line started but not ended, at the buffer's front
+
+    @property
+    def pending(self) -> int:
+        """Bytes of a partial line held back."""
+        return self._n
+
+    def read_from(self, fd: int) -> int | None:
+        """Read once from ``fd`` and write the complete lines; returns the bytes read
+        (0 at end of input), or None if nothing can be read now."""
+        try:
+            got = os.readv(fd, [self._mv[self._n:self._n + self.chunk]])
+        except BlockingIOError:
+            return None
+        if got:
+            self._n += got
+            self._emit()
+        return got
+
+    def feed(self, data) -> None:
+        """Take bytes that were read elsewhere."""
+        view = memoryview(data)
+        while view:
+            piece = view[:self.chunk]
+            self._buf[self._n:self._n + len(piece)] = piece
+            self._n += len(piece)
+            self._emit()
+            view = view[len(piece):]
+
+    def cut(self) -> None:
+        """Write the partial line now, as a line of its own (end of input, or a stop)."""
+        if self._n:
+            self._put(bytes(self._mv[:self._n]))
+            self._n = 0
+
+    def _emit(self) -> None:
+        n = self._n
+        cut = self._buf.rfind(b"\n", 0, n) + 1
+        if cut:
+            self.write(self.guard.check(self._buf, cut, self.now()))
+            tail = n - cut
+            if tail:  # copy first: source and target may overlap
+                self._buf[:tail] = bytes(self._mv[cut:n])
+            self._n = tail
+        while self._n >= self.max_line:
+            self._put(bytes(self._mv[:self.max_line]))
+            rest = self._n - self.max_line
+            self._buf[:rest] = bytes(self._mv[self.max_line:self._n])
+            self._n = rest
+
+    def _put(self, line: bytes) -> None:
+        if self.guard.is_object(line):
+            self.write(line + b"\n")
+        else:
+            self.write(self.guard.wrap(line, self.now()))

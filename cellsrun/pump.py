@@ -1,0 +1,254 @@
+"""The read side of the rotator: input, signals, line framing and the main loop.
+
+Two paths, chosen once:
+
+- **raw from a pipe** (the default under supervisord): bytes go from the pipe to the
+  file with ``splice(2)``, never through Python. Only at a rotation (and at the
+  end) are bytes looked at: if the file does not end on a newline, the rest of
+  the line is read and written to the old file first, so a line is never split.
+- **json, or input that is not a pipe**: chunks are read, cut after their last
+  newline, checked by :class:`cellsrun.jsonguard.JsonGuard` (json) and written.
+  A partial last line waits in memory for its end; the live file always ends on
+  a line boundary, so a rotation can happen at once.
+
+Lines longer than ``max_line`` are cut into pieces of that size (memory stays
+bounded). Signals: TERM/INT finish the current line if its end is already on its
+way, write everything read and return 0; HUP reopens the live file.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import select
+import signal
+import stat
+import time
+
+from cellsrun.errors import RuntimeFailure, UsageError
+
+CHUNK = 1 << 20
+PIPE_SIZE = 1 << 20
+F_SETPIPE_SZ = 1031
+MAX_WAIT = 60.0       # re-check the wall clock at least this often (it can jump)
+FINISH_GRACE = 1.0    # how long a rotation or stop waits for the rest of a started line
+
+
+def check_input(path: str | None) -> None:
+    """Refuse an ``--input`` that exists and is not a FIFO (before anything is touched)."""
+    if path is None:
+        return
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISFIFO(st.st_mode):
+        raise UsageError(f"--input {path} exists and is not a FIFO")
+
+
+def open_input(path: str | None) -> tuple[int, bool]:
+    """(fd, is_pipe) for ``--input PATH`` (a FIFO, created 0600 if missing) or stdin.
+
+    The FIFO is opened read-write: it never reports end of input, and the service's
+    side may close and reopen it (a restart) without losing what is buffered.
+    """
+    if path is None:
+        fd = 0
+    else:
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            try:
+                os.mkfifo(path, 0o600)
+            except OSError as e:
+                raise RuntimeFailure(f"cannot create FIFO {path}: {e.strerror}") from e
+            st = os.lstat(path)
+        if not stat.S_ISFIFO(st.st_mode):
+            raise UsageError(f"--input {path} exists and is not a FIFO")
+        fd = os.open(path, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
+    is_pipe = stat.S_ISFIFO(os.fstat(fd).st_mode)
+    if is_pipe:
+        raise_pipe_size(fd)
+    return fd, is_pipe
+
+
+def raise_pipe_size(fd: int, size: int = PIPE_SIZE) -> int:
+    """Ask for a ``size`` byte pipe buffer (1 MiB); returns what the kernel granted."""
+    try:
+        return fcntl.fcntl(fd, F_SETPIPE_SZ, size)
+    except OSError:
+        return 0
+
+
+class Signals:
+    """TERM/INT/HUP as flags, and a file descriptor that becomes readable when one arrives
+    (so a poll() wakes up at once)."""
+
+    def __init__(self):
+        self.stop = False
+        self.reopen = False
+        self.rfd, self._wfd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+
+    def install(self) -> None:
+        signal.set_wakeup_fd(self._wfd, warn_on_full_buffer=False)
+        signal.signal(signal.SIGTERM, self._on_stop)
+        signal.signal(signal.SIGINT, self._on_stop)
+        signal.signal(signal.SIGHUP, self._on_hup)
+
+    def _on_stop(self, signum, frame):
+        self.stop = True
+
+    def _on_hup(self, signum, frame):
+        self.reopen = True
+
+    def drain(self) -> None:
+        try:
+            while os.read(self.rfd, 512):
+                pass
+        except BlockingIOError:
+            pass
+
+
+class Pump:
+    """Moves input to a :class:`cellsrun.rotator.Rotator` until end of input or a stop signal.
+
+    ``guard``: a :class:`cellsrun.jsonguard.JsonGuard` for ``--format json``, else None.
+    ``max_line``: bytes; longer lines are cut.
+    """
+
+    def __init__(self, in_fd: int, is_pipe: bool, rotator, clock, signals: Signals, *,
+                 guard=None, max_line: int = 1 << 20):
+        self.fd = in_fd
+        self.rotator = rotator
+        self.clock = clock
+        self.signals = signals
+        self.max_line = max_line
+        self.splice = is_pipe and guard is None
+        self.framer = None
+        if guard is not None:
+            from cellsrun.framing import LineFramer
+            self.framer = LineFramer(guard, rotator.write, clock.now, max_line=max_line, chunk=CHUNK)
+        self._poll = select.poll()
+        self._poll.register(in_fd, select.POLLIN)
+        self._poll.register(signals.rfd, select.POLLIN)
+        self._input_ready = False
+        # A blocking fd (stdin) is polled before every read, so a read never blocks
+        # past midnight or a signal. Our FIFO is non-blocking and read until empty.
+        self._nonblocking = bool(fcntl.fcntl(in_fd, fcntl.F_GETFL) & os.O_NONBLOCK)
+
+    # -- the loop --------------------------------------------------------------------------
+
+    def run(self) -> str:
+        """Returns "eof" or "stopped"."""
+        rot = self.rotator
+        while True:
+            if rot.due(self.clock.now()):
+                self.rotate()
+            if self.signals.stop:
+                self.finish(stopping=True)
+                return "stopped"
+            if self.signals.reopen:
+                self.signals.reopen = False
+                rot.reopen()
+            if not self._input_ready:
+                self._wait()
+                continue
+            if self.splice:
+                n = rot.splice_from(self.fd, CHUNK)
+            elif self.framer is not None:
+                n = self.framer.read_from(self.fd)
+            else:
+                n = self._read_raw()
+            if n is None or not self._nonblocking:
+                self._input_ready = False
+            if n == 0:
+                self.finish(stopping=False)
+                return "eof"
+
+    def _wait(self) -> None:
+        timeout = min(max(self.rotator.next_rotation - self.clock.now(), 0.0), MAX_WAIT)
+        events = self._poll.poll(timeout * 1000 + 1)  # +1 ms: wake just after midnight, not before
+        for fd, _ in events:
+            if fd == self.signals.rfd:
+                self.signals.drain()
+            else:
+                self._input_ready = True
+
+    def _read_raw(self) -> int | None:
+        try:
+            data = os.read(self.fd, CHUNK)
+        except BlockingIOError:
+            return None
+        self.rotator.write(data)
+        return len(data)
+
+    # -- line boundaries -------------------------------------------------------------------
+
+    def take(self, data: bytes) -> None:
+        """Write bytes read outside the main loop."""
+        if self.framer is not None:
+            self.framer.feed(data)
+        else:
+            self.rotator.write(data)  # raw: nothing held back, rotation looks at the tail
+
+    def _at_boundary(self) -> bool:
+        if self.framer is not None:
+            return not self.framer.pending
+        return self.rotator.ends_with_newline()
+
+    def _read_to_boundary(self, grace: float, first_line_only: bool) -> bytes:
+        """Read and write input until the output ends on a line boundary, waiting up to
+        ``grace`` seconds and ``max_line`` bytes for it. With ``first_line_only``, stop
+        at the first newline and return the bytes read after it, unwritten."""
+        deadline = time.monotonic() + grace
+        budget = self.max_line
+        while not self._at_boundary():
+            left = deadline - time.monotonic()
+            if left <= 0 or budget <= 0 or not self._poll_input(left):
+                break
+            try:
+                data = os.read(self.fd, min(budget, 65536))
+            except BlockingIOError:
+                continue
+            if not data:
+                break
+            budget -= len(data)
+            nl = data.find(b"\n") + 1 if first_line_only else 0
+            if nl:
+                self.take(data[:nl])
+                return data[nl:]
+            self.take(data)
+        return b""
+
+    def _cut(self) -> None:
+        """End the output on a newline now, whatever has or has not arrived."""
+        if self.framer is not None:
+            self.framer.cut()
+        elif not self.rotator.ends_with_newline():
+            self.rotator.write(b"\n")
+
+    def _poll_input(self, timeout: float) -> bool:
+        p = select.poll()
+        p.register(self.fd, select.POLLIN)
+        return bool(p.poll(timeout * 1000))
+
+    def rotate(self) -> None:
+        """Rotate on a line boundary: a line under way is finished in the old file (cut if
+        it does not end within FINISH_GRACE or max_line); bytes after it go to the new file."""
+        rest = self._read_to_boundary(FINISH_GRACE, first_line_only=True)
+        self._cut()
+        self.rotator.rotate()
+        if rest:
+            self.take(rest)
+
+    def finish(self, stopping: bool) -> None:
+        """End of input: complete the last line with a newline. A stop: first read the rest
+        of a line under way (its end is usually in the pipe already). In raw mode a line
+        whose end has not come is left open, so that the next start appends the end to it;
+        in json mode what was read must be written, so it becomes a line of its own."""
+        if stopping:
+            self._read_to_boundary(FINISH_GRACE, first_line_only=False)
+            if self.framer is not None:
+                self._cut()
+        else:
+            self._cut()

@@ -1,0 +1,108 @@
+"""``cellsrun rotate``: wire input, rotator, housekeeper and pump together, and run them."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import select
+import sys
+import time
+from dataclasses import dataclass
+
+from cellsrun.errors import RuntimeFailure
+from cellsrun.rotator import Rotator, Stall
+
+MAX_LINE = 1 << 20
+STOP_GRACE = 10.0   # seconds a stop waits for a full disk to take the held bytes
+
+
+@dataclass
+class RotateSettings:
+    """What ``cellsrun rotate`` does. Every field has the unit and default shown."""
+
+    directory: str                 # where the live file and its archives live
+    name: str = "cells.out"        # the live file's name; archives are NAME.YYYY-MM-DD[.N][.gz]
+    input: str | None = None       # a FIFO path (created 0600 if missing); None: stdin
+    keep_days: int = 30            # days of archives kept by the date in their name; 0: no limit
+    max_total: int = 0             # bytes all archives may use together; 0: no limit
+    compress: str = "gzip"         # "gzip" or "none"
+    format: str = "raw"            # "raw": bytes as they come; "json": each line one JSON object
+    utc: bool = False              # days in UTC rather than local time (TZ)
+    logger: str = ""               # "logger" of wrapped lines in json format; default: name's stem
+    max_line: int = MAX_LINE       # bytes; longer lines are cut into pieces
+
+
+class WarnAndWait(Stall):
+    """While the disk refuses writes: warn once on stderr, retry with a growing pause (at
+    most 5 s), wake at once on a signal, and give up STOP_GRACE seconds after a stop."""
+
+    def __init__(self, signals, path: str, err=sys.stderr):
+        self.signals = signals
+        self.path = path
+        self.err = err
+        self.since: float | None = None
+        self.pause = 0.05
+
+    def wait(self, error: OSError, pending: int) -> None:
+        now = time.monotonic()
+        if self.since is None:
+            self.since = now
+            held = f"holding {pending} bytes" if pending else "input left in the pipe"
+            print(f"cellsrun rotate: warning: cannot write {self.path}: {error.strerror}; "
+                  f"{held}, reading paused, retrying", file=self.err, flush=True)
+        if self.signals.stop and now - self.since > STOP_GRACE:
+            raise RuntimeFailure(f"stopped while {self.path} could not be written "
+                                 f"({error.strerror}); {pending} bytes not written")
+        p = select.poll()
+        p.register(self.signals.rfd, select.POLLIN)
+        p.poll(self.pause * 1000)
+        self.pause = min(self.pause * 2, 5.0)
+
+    def resumed(self) -> None:
+        if self.since is not None:
+            print(f"cellsrun rotate: writing {self.path} again after "
+                  f"{time.monotonic() - self.since:.1f}s", file=self.err, flush=True)
+        self.since = None
+        self.pause = 0.05
+
+
+def run_rotate(settings: RotateSettings, clock=None) -> int:
+    """Run until end of input (exit 0) or TERM/INT (exit 0). Raises CellsrunError."""
+    # Imported here, not at the top: the framed path pulls in msgspec only when asked for.
+    from cellsrun.clock import Clock
+    from cellsrun.housekeeper import Housekeeper
+    from cellsrun.pump import Pump, Signals, check_input, open_input
+
+    if clock is None:
+        clock = Clock(_dt.timezone.utc) if settings.utc else Clock()
+    check_input(settings.input)
+    signals = Signals()
+    signals.install()
+    directory = settings.directory
+
+    def warn(text: str) -> None:
+        print(f"cellsrun rotate: warning: {text}", file=sys.stderr, flush=True)
+
+    rotator = Rotator(directory, settings.name, clock,
+                      stall=WarnAndWait(signals, os.path.join(directory, settings.name)))
+    housekeeper = Housekeeper(directory, rotator.names, compress=settings.compress,
+                              keep_days=settings.keep_days, max_total=settings.max_total,
+                              today=clock.today, warn=warn)
+    rotator.open()
+    fd, is_pipe = open_input(settings.input)
+    pending = housekeeper.recover()
+    rotator.on_archive = housekeeper.archived
+    housekeeper.start(pending)
+    guard = None
+    if settings.format == "json":
+        from cellsrun.jsonguard import JsonGuard
+        guard = JsonGuard(settings.logger or settings.name.split(".")[0], clock)
+    pump = Pump(fd, is_pipe, rotator, clock, signals, guard=guard, max_line=settings.max_line)
+    try:
+        how = pump.run()
+    finally:
+        rotator.close()
+    if how == "eof":
+        housekeeper.wait_idle()  # like `cmd | gzip`: at end of input the work is done
+    housekeeper.close()
+    return 0
