@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import time
-from typing import Callable
 
 
 class Clock:

@@ -8,7 +8,6 @@ bytes), so memory stays bounded and a chunk is never copied on its way through.
 from __future__ import annotations
 
 import os
-from typing import Callable
 
 
 class LineFramer:
@@ -17,7 +16,7 @@ class LineFramer:
     ``guard``: a :class:`cellsrun.jsonguard.JsonGuard`. ``write(bytes-like)``: the
     rotator's write. ``now()``: the wall clock, for wrapped lines. ``max_line``:
     bytes; a line that long without a newline is cut and written as a piece.
-    ``chunk``: bytes read at most per call.
+    ``chunk``: bytes read at most per call (never more than ``max_line``).
     """
 
     def __init__(self, guard, write: Callable, now: Callable[[], float], *,
@@ -26,7 +25,7 @@ class LineFramer:
         self.write = write
         self.now = now
         self.max_line = max_line
-        self.chunk = chunk
+        self.chunk = min(chunk, max_line)
         self._buf = bytearray(chunk + max_line)
         self._mv = memoryview(self._buf)
         self._n = 0  # bytes of a line started but not ended, at the buffer's front
@@ -65,19 +64,23 @@ class LineFramer:
             self._n = 0
 
     def _emit(self) -> None:
-        n = self._n
-        cut = self._buf.rfind(b"\n", 0, n) + 1
+        # Only the line that continues the held-back part can be longer than max_line:
+        # a read is at most chunk <= max_line bytes.
+        limit = self.max_line
+        while self._n > limit and self._buf.find(b"\n", 0, limit + 1) < 0:
+            self._put(bytes(self._mv[:limit]))
+            self._shift(limit)
+        cut = self._buf.rfind(b"\n", 0, self._n) + 1
         if cut:
             self.write(self.guard.check(self._buf, cut, self.now()))
-            tail = n - cut
-            if tail:  # copy first: source and target may overlap
-                self._buf[:tail] = bytes(self._mv[cut:n])
-            self._n = tail
-        while self._n >= self.max_line:
-            self._put(bytes(self._mv[:self.max_line]))
-            rest = self._n - self.max_line
-            self._buf[:rest] = bytes(self._mv[self.max_line:self._n])
-            self._n = rest
+            self._shift(cut)
+
+    def _shift(self, k: int) -> None:
+        """Drop the first ``k`` bytes (written), keeping the rest at the front."""
+        rest = self._n - k
+        if rest:  # copy first: source and target may overlap
+            self._buf[:rest] = bytes(self._mv[k:self._n])
+        self._n = rest
 
     def _put(self, line: bytes) -> None:
         if self.guard.is_object(line):

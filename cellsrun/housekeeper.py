@@ -1,14 +1,11 @@
 """Background work after a rotation: gzip the archive, then apply retention.
 
-It runs in one thread at a lower CPU priority, so the write path never waits for
-it. Compression is crash-safe::
-
-    cells.out.D  ->  cells.out.D.gz.tmp (written, fsynced)  ->  rename to cells.out.D.gz
-                 ->  fsync the directory  ->  unlink cells.out.D
-
-and :meth:`Housekeeper.recover` (at start) deletes a leftover ``.gz.tmp`` and
-redoes its archive, or removes a plain archive whose ``.gz`` was already renamed
-into place. An archive is therefore always present, exactly once.
+A thread schedules the jobs; each gzip runs as a child process at a lower CPU
+priority (see :mod:`cellsrun.compress` for why and for its crash-safe steps), so
+the write path never waits for it. :meth:`Housekeeper.recover` (at start) removes
+a ``.gz.tmp`` left by a crash and redoes its archive, or removes a plain archive
+whose ``.gz`` was already renamed into place; an archive is always present
+exactly once.
 """
 
 from __future__ import annotations
@@ -17,13 +14,10 @@ import os
 import queue
 import sys
 import threading
-import zlib
-from typing import Callable
 
-from cellsrun.archive import GZ, TMP, ArchiveNames
+from cellsrun.archive import GZ, ArchiveNames
+from cellsrun.compress import gzip_archive, is_busy
 from cellsrun.retention import apply_retention
-
-BLOCK = 1 << 20
 
 
 class Housekeeper:
@@ -48,19 +42,24 @@ class Housekeeper:
         self._queue: queue.Queue = queue.Queue()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._child = None  # the gzip process under way, if any
 
     def recover(self) -> list[str]:
         """Finish what a crash interrupted; returns the plain archives still to compress."""
         archives, temps = self.names.scan(self.directory)
-        for temp in temps:  # an unfinished compression: its plain archive is still there
-            os.unlink(os.path.join(self.directory, temp))
         present = {a.filename for a in archives}
+        for temp in temps:
+            plain = temp[:-len(GZ + ".tmp")]
+            if is_busy(os.path.join(self.directory, plain)):
+                continue  # an orphaned compression of a previous run is still at work
+            os.unlink(os.path.join(self.directory, temp))
         todo = []
         for archive in archives:
             if archive.compressed:
                 continue
             if archive.filename + GZ in present:  # renamed into place, not yet unlinked
-                os.unlink(archive.path(self.directory))
+                if not is_busy(archive.path(self.directory)):
+                    os.unlink(archive.path(self.directory))
             else:
                 todo.append(archive.filename)
         return todo if self.compress == "gzip" else []
@@ -80,9 +79,12 @@ class Housekeeper:
         self._queue.put(None)
 
     def close(self, timeout: float = 1.0) -> None:
-        """Stop; an unfinished compression is abandoned and redone at the next start."""
+        """Stop; a compression under way is ended and redone at the next start."""
         self._stop.set()
         self._queue.put(None)
+        child = self._child
+        if child is not None and child.poll() is None:
+            child.terminate()
         if self._thread:
             self._thread.join(timeout)
 
@@ -93,10 +95,6 @@ class Housekeeper:
         done.wait(timeout)
 
     def _run(self) -> None:
-        try:  # Linux: a thread has its own nice value; let the write path win the CPU.
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
-        except (OSError, AttributeError):
-            pass
         while not self._stop.is_set():
             job = self._queue.get()
             try:
@@ -106,58 +104,19 @@ class Housekeeper:
                     apply_retention(self.directory, self.names, self.today(),
                                     self.keep_days, self.max_total)
                 else:
-                    self.gzip(job)
+                    self._gzip_in_child(job)
             except OSError as e:
                 self.warn(f"housekeeping {job or 'retention'} failed: {e}")
 
+    def _gzip_in_child(self, filename: str) -> None:
+        import subprocess  # here: a rotator that never rotates does not pay for the import
+        self._child = subprocess.Popen(
+            [sys.executable, "-m", "cellsrun.compress", self.directory, filename, str(self.level)],
+            stdin=subprocess.DEVNULL, close_fds=True)
+        if self._child.wait() != 0 and not self._stop.is_set():
+            self.warn(f"compressing {filename} failed; it stays uncompressed until the next start")
+        self._child = None
+
     def gzip(self, filename: str) -> str | None:
-        """Compress one plain archive crash-safely; returns the .gz name, None if it vanished."""
-        src = os.path.join(self.directory, filename)
-        tmp = src + GZ + TMP
-        try:
-            fin = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        except FileNotFoundError:
-            return None  # retention got there first
-        try:
-            fout = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o640)
-            try:
-                z = zlib.compressobj(self.level, zlib.DEFLATED, 31)  # 31: gzip container
-                while True:
-                    if self._stop.is_set():
-                        raise InterruptedError("stopping")
-                    block = os.read(fin, BLOCK)
-                    if not block:
-                        break
-                    _write_all(fout, z.compress(block))
-                _write_all(fout, z.flush())
-                os.fsync(fout)
-            finally:
-                os.close(fout)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            if isinstance(sys.exc_info()[1], InterruptedError):
-                return None
-            raise
-        finally:
-            os.close(fin)
-        os.rename(tmp, src + GZ)
-        _fsync_dir(self.directory)
-        os.unlink(src)
-        return filename + GZ
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
-def _fsync_dir(directory: str) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        """Compress one archive in this process (what the child does)."""
+        return gzip_archive(self.directory, filename, self.level)

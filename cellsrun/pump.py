@@ -46,26 +46,31 @@ def check_input(path: str | None) -> None:
         raise UsageError(f"--input {path} exists and is not a FIFO")
 
 
-def open_input(path: str | None) -> tuple[int, bool]:
-    """(fd, is_pipe) for ``--input PATH`` (a FIFO, created 0600 if missing) or stdin.
+def open_fifo(path: str, *, for_service: bool = False) -> int:
+    """Open the FIFO ``path`` read-write, creating it (mode 0600) if missing.
 
-    The FIFO is opened read-write: it never reports end of input, and the service's
-    side may close and reopen it (a restart) without losing what is buffered.
+    Read-write: the open never blocks, the rotator's side never sees end of input,
+    and the service's side never gets EPIPE while the rotator restarts; whatever is
+    buffered waits in the kernel. The rotator's fd is non-blocking and close-on-exec;
+    the service's (``for_service``) is neither: it becomes the service's stdout.
     """
-    if path is None:
-        fd = 0
-    else:
-        try:
-            st = os.lstat(path)
-        except FileNotFoundError:
-            try:
-                os.mkfifo(path, 0o600)
-            except OSError as e:
-                raise RuntimeFailure(f"cannot create FIFO {path}: {e.strerror}") from e
-            st = os.lstat(path)
-        if not stat.S_ISFIFO(st.st_mode):
-            raise UsageError(f"--input {path} exists and is not a FIFO")
-        fd = os.open(path, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
+    try:
+        os.mkfifo(path, 0o600)
+    except FileExistsError:
+        pass
+    except OSError as e:
+        raise RuntimeFailure(f"cannot create FIFO {path}: {e.strerror}") from e
+    if not stat.S_ISFIFO(os.lstat(path).st_mode):
+        raise UsageError(f"{path} exists and is not a FIFO")
+    flags = os.O_RDWR | os.O_NOFOLLOW
+    if not for_service:
+        flags |= os.O_NONBLOCK | os.O_CLOEXEC
+    return os.open(path, flags)
+
+
+def open_input(path: str | None) -> tuple[int, bool]:
+    """(fd, is_pipe) for ``--input PATH`` (see :func:`open_fifo`) or stdin."""
+    fd = 0 if path is None else open_fifo(path)
     is_pipe = stat.S_ISFIFO(os.fstat(fd).st_mode)
     if is_pipe:
         raise_pipe_size(fd)
@@ -166,8 +171,11 @@ class Pump:
                 return "eof"
 
     def _wait(self) -> None:
-        timeout = min(max(self.rotator.next_rotation - self.clock.now(), 0.0), MAX_WAIT)
-        events = self._poll.poll(timeout * 1000 + 1)  # +1 ms: wake just after midnight, not before
+        left = max(self.rotator.next_rotation - self.clock.now(), 0.0)
+        # The kernel lets a poll() oversleep by 0.1% of its timeout (60 ms on 60 s), so a
+        # long wait ends half a second early and the last stretch is slept precisely.
+        timeout = min(left - 0.5, MAX_WAIT) if left > 1.0 else left
+        events = self._poll.poll(timeout * 1000)  # rounded up to whole ms: never wakes too early
         for fd, _ in events:
             if fd == self.signals.rfd:
                 self.signals.drain()

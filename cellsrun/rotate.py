@@ -7,7 +7,6 @@ import os
 import select
 import sys
 import time
-from dataclasses import dataclass
 
 from cellsrun.errors import RuntimeFailure
 from cellsrun.rotator import Rotator, Stall
@@ -16,20 +15,33 @@ MAX_LINE = 1 << 20
 STOP_GRACE = 10.0   # seconds a stop waits for a full disk to take the held bytes
 
 
-@dataclass
 class RotateSettings:
-    """What ``cellsrun rotate`` does. Every field has the unit and default shown."""
+    """What ``cellsrun rotate`` does. Every field has the unit and default shown.
 
-    directory: str                 # where the live file and its archives live
-    name: str = "cells.out"        # the live file's name; archives are NAME.YYYY-MM-DD[.N][.gz]
-    input: str | None = None       # a FIFO path (created 0600 if missing); None: stdin
-    keep_days: int = 30            # days of archives kept by the date in their name; 0: no limit
-    max_total: int = 0             # bytes all archives may use together; 0: no limit
-    compress: str = "gzip"         # "gzip" or "none"
-    format: str = "raw"            # "raw": bytes as they come; "json": each line one JSON object
-    utc: bool = False              # days in UTC rather than local time (TZ)
-    logger: str = ""               # "logger" of wrapped lines in json format; default: name's stem
-    max_line: int = MAX_LINE       # bytes; longer lines are cut into pieces
+    (A plain class rather than a dataclass: importing dataclasses costs ~10 ms at a
+    start, and the rotator starts often.)
+    """
+
+    def __init__(self, directory: str, *,
+                 name: str = "cells.out",     # the live file; archives are NAME.YYYY-MM-DD[.N][.gz]
+                 input: str | None = None,    # a FIFO path (created 0600 if missing); None: stdin
+                 keep_days: int = 30,         # days of archives kept, by the date in their name; 0: all
+                 max_total: int = 0,          # bytes all archives may use together; 0: no limit
+                 compress: str = "gzip",      # "gzip" or "none"
+                 format: str = "raw",         # "raw": bytes as they come; "json": one object a line
+                 utc: bool = False,           # days in UTC rather than local time (TZ)
+                 logger: str = "",            # "logger" of wrapped json lines; default: NAME's stem
+                 max_line: int = MAX_LINE):   # bytes; longer lines are cut into pieces
+        self.directory = directory
+        self.name = name
+        self.input = input
+        self.keep_days = keep_days
+        self.max_total = max_total
+        self.compress = compress
+        self.format = format
+        self.utc = utc
+        self.logger = logger
+        self.max_line = max_line
 
 
 class WarnAndWait(Stall):
@@ -91,7 +103,15 @@ def run_rotate(settings: RotateSettings, clock=None) -> int:
     rotator.open()
     fd, is_pipe = open_input(settings.input)
     pending = housekeeper.recover()
-    rotator.on_archive = housekeeper.archived
+
+    def archived(filename: str) -> None:
+        # One line per rotation in the rotator's own log (supervisord keeps it): when, and where to.
+        stamp = _dt.datetime.fromtimestamp(clock.now(), clock.tz).astimezone(clock.tz)
+        print(f"cellsrun rotate: {stamp.isoformat(timespec='microseconds')} rotated "
+              f"{settings.name} to {filename}", file=sys.stderr, flush=True)
+        housekeeper.archived(filename)
+
+    rotator.on_archive = archived
     housekeeper.start(pending)
     guard = None
     if settings.format == "json":

@@ -13,7 +13,6 @@ import datetime as _dt
 import errno
 import os
 import stat
-from typing import Callable
 
 from cellsrun.archive import ArchiveNames
 from cellsrun.errors import RuntimeFailure
@@ -65,6 +64,7 @@ class Rotator:
         self.last_rotation: float | None = None
         self._fd = -1
         self._size = 0
+        self._stalled = False
 
     # -- opening ---------------------------------------------------------------------------
 
@@ -114,19 +114,22 @@ class Rotator:
     def write(self, data) -> None:
         """Append all of ``data``; on ENOSPC/EIO hold it and retry until it is written."""
         view = memoryview(data)
-        stalled = False
         while view:
             try:
                 n = os.write(self._fd, view)
             except OSError as e:
                 if e.errno not in RETRYABLE:
                     raise
-                stalled = True
+                self._stalled = True
                 self.stall.wait(e, len(view))
                 continue
             self._size += n
             view = view[n:]
-        if stalled:
+        self._unstall()
+
+    def _unstall(self) -> None:
+        if self._stalled:
+            self._stalled = False
             self.stall.resumed()
 
     def splice_from(self, fd: int, count: int) -> int | None:
@@ -140,9 +143,12 @@ class Rotator:
         except OSError as e:
             if e.errno not in RETRYABLE:
                 raise
+            self._stalled = True
             self.stall.wait(e, 0)
             return None
         self._size += n
+        if n:
+            self._unstall()
         return n
 
     def ends_with_newline(self) -> bool:

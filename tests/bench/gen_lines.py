@@ -1,0 +1,46 @@
+"""Cells-like log lines for benchmarks: console or JSON, about 160 bytes each, deterministic."""
+
+from __future__ import annotations
+
+import os
+import random
+
+LOGGERS = ["pydio.grpc.auth", "pydio.rest.frontend", "pydio.grpc.data.sync", "pydio.rest.jobs",
+           "pydio.gateway.proxy", "pydio.grpc.tasks", "pydio.web.statics", "pydio.grpc.mailer"]
+USERS = ["jenny", "admin", "bob", "alice", "marc", "li"]
+MSGS = ["Request served", "Login", "Listing nodes", "Upload finished", "Cannot reach peer",
+        "Run Job flush-mailer-queue", "Setting task in error status"]
+LEVELS = ["info"] * 12 + ["debug"] * 4 + ["warn"] * 2 + ["error"]
+
+
+def lines(fmt: str, n: int, day: str = "2026-11-27", seed: int = 1) -> list[bytes]:
+    """``n`` distinct lines of one day in time order (json or console)."""
+    rnd = random.Random(seed)
+    out = []
+    for i in range(n):
+        secs = i * 86400 // n
+        ts_ms = f"{day}T{secs // 3600:02d}:{secs // 60 % 60:02d}:{secs % 60:02d}.{rnd.randrange(1000):03d}"
+        lg, user, msg, lvl = rnd.choice(LOGGERS), rnd.choice(USERS), rnd.choice(MSGS), rnd.choice(LEVELS)
+        ip = f"10.0.{rnd.randrange(10)}.{rnd.randrange(1, 250)}"
+        if fmt == "json":
+            out.append(('{"level":"%s","ts":"%s+01:00","logger":"%s","msg":"%s","RemoteAddress":"%s",'
+                        '"UserName":"%s","MsgId":"%d"}\n' % (lvl, ts_ms[:19], lg, msg, ip, user, i)).encode())
+        else:
+            out.append(('%sZ\t%s\t%s\t%s\t{"RemoteAddress": "%s", "UserName": "%s", "MsgId": "%d"}\n'
+                        % (ts_ms, lvl.upper(), lg, msg, ip, user, i)).encode())
+    return out
+
+
+def make_file(path: str, fmt: str, size: int) -> str:
+    """Write at least ``size`` bytes of lines to ``path`` once (kept as a cache)."""
+    if os.path.exists(path):
+        return path
+    block = b"".join(lines(fmt, 20000))
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        written = 0
+        while written < size:
+            f.write(block)
+            written += len(block)
+    os.replace(tmp, path)
+    return path
