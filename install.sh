@@ -62,6 +62,10 @@ for cmd in cellsrun supervisord supervisorctl; do
 done
 
 if [ -n "$boot" ]; then
+  if ! command -v crontab >/dev/null 2>&1; then
+    echo "Error: --boot needs cron's crontab command (Debian: apt-get install cron)" >&2
+    exit 1
+  fi
   marker="# cellsrun: start at boot"
   line="@reboot $prefix/bin/cellsrun start >/dev/null 2>&1 $marker"
   current=$(crontab -l 2>/dev/null | grep -vF "$marker" || true)

@@ -78,12 +78,165 @@ def _run_rotate(args) -> int:
     return run_rotate(settings)
 
 
+# -- launcher -------------------------------------------------------------------------------
+
+def _add_home(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--home", metavar="DIR", help="working dir (default: $CELLS_WORKING_DIR, "
+                   "else ~/.config/pydio/cells)")
+
+
+def _add_start(p: argparse.ArgumentParser) -> None:
+    from cellsrun import datatypes as dt
+    _add_home(p)
+    p.add_argument("--log", metavar="MODE", help="Cells' log mode: production = JSON lines, "
+                   "else console lines (default: $PYDIO_LOGS_LEVEL, else the saved one, else info)")
+    p.add_argument("--demo", action="store_true", help="run the bundled demo service "
+                   "(what follows -- goes to the demo)")
+    p.add_argument("--keep-days", type=_converter(dt.non_negative_int, "keep-days"), metavar="N")
+    p.add_argument("--max-total", type=_converter(dt.byte_size, "max-total"), metavar="SIZE")
+    p.add_argument("--compress", choices=("gzip", "none"))
+    p.add_argument("--startsecs", type=_converter(dt.non_negative_int, "startsecs"), metavar="S",
+                   help="seconds the service must stay up to count as started (default 2)")
+    p.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND ARGS... (saved for next time)")
+
+
+def _settings(args, flags: dict | None = None):
+    from cellsrun.settings import resolve
+    return resolve(args.home, flags or {})
+
+
+def _start_flags(args) -> dict:
+    flags = {}
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if command and command[0].startswith("-") and not args.demo:
+        raise UsageError(f"unknown option {command[0]!r} (a service command goes after --)")
+    if args.demo:
+        flags.update(demo=True, command=command)
+    elif command:
+        flags.update(demo=False, command=command)
+    for key in ("log", "keep_days", "max_total", "compress", "startsecs"):
+        if getattr(args, key) is not None:
+            flags[key] = getattr(args, key)
+    return flags
+
+
+def _run_start(args) -> int:
+    from cellsrun.launcher import Launcher
+    flags = _start_flags(args)
+    s = _settings(args, flags)
+    launcher = Launcher(s)
+    launcher.start()
+    if flags:
+        s.save_file()
+    return _print_status(launcher, as_json=False)
+
+
+def _run_restart(args) -> int:
+    from cellsrun.launcher import Launcher
+    flags = _start_flags(args)
+    s = _settings(args, flags)
+    launcher = Launcher(s)
+    launcher.stop()
+    launcher.start()
+    if flags:
+        s.save_file()
+    return _print_status(launcher, as_json=False)
+
+
+def _add_stop(p: argparse.ArgumentParser) -> None:
+    _add_home(p)
+    p.add_argument("--all", action="store_true", help="also stop the rotator (after it drained "
+                   "the FIFO) and shut supervisord down")
+
+
+def _run_stop(args) -> int:
+    from cellsrun.launcher import Launcher
+    launcher = Launcher(_settings(args))
+    if not launcher.running():
+        print(f"supervisord is not running ({launcher.s.home})")
+        return 0
+    killed = launcher.stop(everything=args.all)
+    if killed:
+        print(f"killed {len(killed)} process(es) left behind by the service: {killed}")
+    print("stopped everything" if args.all else "stopped the service (the rotator keeps draining)")
+    return 0
+
+
+def _add_status(p: argparse.ArgumentParser) -> None:
+    _add_home(p)
+    p.add_argument("--json", action="store_true", help="machine-readable")
+
+
+def _print_status(launcher, as_json: bool) -> int:
+    from cellsrun import status
+    data = status.collect(launcher)
+    print(status.as_json(data) if as_json else status.render(data))
+    states = {p["name"]: p["state"] for p in data["programs"]}
+    return 0 if states.get("cells") == "RUNNING" else 1
+
+
+def _run_status(args) -> int:
+    from cellsrun.launcher import Launcher
+    return _print_status(Launcher(_settings(args)), args.json)
+
+
+def _add_exec(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--output", required=True, metavar="FIFO")
+    p.add_argument("--log", metavar="MODE", help="set PYDIO_LOGS_LEVEL for the service")
+    p.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND ARGS...")
+
+
+def _run_exec(args) -> int:
+    from cellsrun.execshim import exec_service
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    return exec_service(args.output, command, args.log)
+
+
+def _add_demo(p: argparse.ArgumentParser) -> None:
+    from cellsrun import datatypes as dt
+    p.add_argument("--log", metavar="MODE", help="production: JSON lines (default: $PYDIO_LOGS_LEVEL)")
+    p.add_argument("--rate", type=float, default=20, metavar="N", help="lines per second (default 20)")
+    p.add_argument("--count", type=_converter(dt.non_negative_int, "count"), default=0,
+                   metavar="N", help="stop after N lines (default: run until stopped)")
+
+
+def _run_demo(args) -> int:
+    from cellsrun.demo import run_demo
+    if args.rate < 0:
+        raise UsageError(f"--rate {args.rate} must be 0 (as fast as possible) or more")
+    return run_demo(args.log, args.rate, args.count)
+
+
+def _add_config(p: argparse.ArgumentParser) -> None:
+    _add_home(p)
+    p.add_argument("--supervisor", action="store_true", required=True,
+                   help="print the [program:] blocks for a system supervisord (/etc/supervisor/conf.d/)")
+
+
+def _run_config(args) -> int:
+    from cellsrun import supervisor_conf
+    s = _settings(args)
+    print(f"; cellsrun programs for {s.home}: save as /etc/supervisor/conf.d/cells.conf,\n"
+          f"; then `supervisorctl reread && supervisorctl update`.\n")
+    print(supervisor_conf.programs(s, require_cells=False))
+    return 0
+
+
 # -- the table ------------------------------------------------------------------------------
 
 COMMANDS = {
     # name: (help, add flags, run)
+    "start": ("start supervisord, the rotator and the service", _add_start, _run_start),
+    "stop": ("stop the service (--all: everything)", _add_stop, _run_stop),
+    "restart": ("stop the service, then start again", _add_start, _run_restart),
+    "status": ("show supervisord, the programs, the service's processes and the logs",
+               _add_status, _run_status),
     "rotate": ("read a service's output and write it to rotated log files",
                _add_rotate, _run_rotate),
+    "exec": ("(run by supervisord) point stdout/stderr at the FIFO and exec the service",
+             _add_exec, _run_exec),
+    "demo": ("a stand-in for Pydio Cells writing realistic log lines", _add_demo, _run_demo),
+    "config": ("print supervisord configuration", _add_config, _run_config),
 }
 
 

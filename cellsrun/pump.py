@@ -55,6 +55,7 @@ def open_fifo(path: str, *, for_service: bool = False) -> int:
     the service's (``for_service``) is neither: it becomes the service's stdout.
     """
     try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), 0o750, exist_ok=True)
         os.mkfifo(path, 0o600)
     except FileExistsError:
         pass

@@ -1,0 +1,47 @@
+"""``cellsrun exec``: what supervisord runs for the service.
+
+It opens the FIFO read-write (so the service never sees a reader go away while
+the rotator restarts), raises its buffer to 1 MiB, points stdout and stderr at
+it, sets PYDIO_LOGS_LEVEL, and replaces itself with the service: no Python is left
+between supervisord and the service, so stop signals reach it directly and no
+per-line cost remains.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+
+from cellsrun.errors import UsageError
+
+NOT_FOUND = 127
+
+
+def exec_service(fifo: str, argv: list[str], log: str | None, err=sys.stderr) -> int:
+    """Exec ``argv`` with stdout/stderr on ``fifo``. Returns only on failure (127: not found)."""
+    if not argv:
+        raise UsageError("exec needs a command after --")
+    program = shutil.which(argv[0])
+    if program is None:
+        # Said on our own stderr (supervisord keeps it in cellsrun-exec.log), before the
+        # redirection, so that an operator finds it where the service's failures go.
+        print(f"cellsrun exec: command not found: {argv[0]}", file=err, flush=True)
+        return NOT_FOUND
+    from cellsrun.pump import open_fifo, raise_pipe_size
+    fd = open_fifo(fifo, for_service=True)
+    raise_pipe_size(fd)
+    env = dict(os.environ)
+    if log:
+        env["PYDIO_LOGS_LEVEL"] = log
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    try:
+        os.execve(program, argv, env)
+    except OSError as e:
+        os.write(2, f"cellsrun exec: cannot run {program}: {e.strerror}\n".encode())
+        return 126
+    return 126  # not reached

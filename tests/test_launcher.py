@@ -1,0 +1,257 @@
+"""The launcher under a real supervisord: start, status, stop, restart, exec, demo, config."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from conftest import child_env, run, wait_for
+
+pytestmark = pytest.mark.slow
+MSGID = re.compile(rb'"MsgId": ?"(\d+)"')
+
+
+def supervisorctl(home: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "supervisor.supervisorctl", "-c", str(home / "supervisord.conf"),
+                           *args], capture_output=True, text=True, timeout=60, env=child_env())
+
+
+def supervisord_of(home: Path) -> list[psutil.Process]:
+    conf = str(home / "supervisord.conf")
+    found = []
+    for p in psutil.process_iter(["cmdline"]):
+        cmd = p.info["cmdline"] or []
+        if any("supervisord" in c for c in cmd) and conf in cmd:
+            found.append(p)
+    return found
+
+
+@pytest.fixture
+def home():
+    """A short working dir (a unix socket path must stay under ~100 bytes); whatever runs
+    from it is stopped afterwards."""
+    path = Path(tempfile.mkdtemp(prefix="cr", dir="/tmp"))
+    yield path
+    run("stop", "--home", str(path), "--all", timeout=90)
+    for p in supervisord_of(path):
+        p.kill()
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def start(home: Path, *args: str, env=None):
+    return run("start", "--home", str(home), *args, env=env, timeout=90)
+
+
+def program_info(home: Path) -> dict:
+    r = run("status", "--home", str(home), "--json")
+    data = json.loads(r.stdout)
+    return {p["name"]: p for p in data["programs"]}
+
+
+def msgids(data: bytes) -> list[int]:
+    return [int(m) for m in MSGID.findall(data)]
+
+
+def test_start_status_stop_restart(home):
+    r = start(home, "--demo", "--", "--rate", "200")
+    assert r.returncode == 0, r.stderr.decode() + r.stdout.decode()
+    out = r.stdout.decode()
+    assert re.search(r"^cells\s+RUNNING", out, re.M) and re.search(r"^cells-logs\s+RUNNING", out, re.M), out
+    live = home / "logs" / "cells.out"
+    wait_for(lambda: live.exists() and len(msgids(live.read_bytes())) > 50, 20, "demo lines in cells.out",
+             lambda: str(list((home / "logs").iterdir())))
+    assert oct((home / "run").stat().st_mode & 0o777) == "0o750"
+    assert oct((home / "run" / "supervisord.sock").stat().st_mode & 0o777) == "0o700"
+    assert oct(live.stat().st_mode & 0o777) == "0o640"
+    assert "[inet_http_server]" not in (home / "supervisord.conf").read_text()
+    status = run("status", "--home", str(home))
+    assert status.returncode == 0
+    assert "cells.out" in status.stdout.decode() and "FIFO waiting" in status.stdout.decode()
+    data = json.loads(run("status", "--home", str(home), "--json").stdout)
+    assert data["supervisord"]["running"] and data["cells_out_bytes"] > 0
+    assert len(data["service_tree"]) == 3  # the demo and its two helpers
+    first = program_info(home)["cells"]["pid"]
+
+    r = run("restart", "--home", str(home), timeout=90)
+    assert r.returncode == 0, r.stderr
+    info = program_info(home)
+    assert info["cells"]["state"] == "RUNNING" and info["cells"]["pid"] != first
+
+    r = run("stop", "--home", str(home))
+    assert r.returncode == 0 and "stopped the service" in r.stdout.decode()
+    info = program_info(home)
+    assert info["cells"]["state"] == "STOPPED" and info["cells-logs"]["state"] == "RUNNING"
+    assert run("status", "--home", str(home)).returncode == 1  # the service is not running
+
+    r = run("stop", "--home", str(home), "--all", timeout=90)
+    assert r.returncode == 0
+    wait_for(lambda: not supervisord_of(home), 20, "supervisord to exit", lambda: supervisord_of(home))
+    settings = (home / "cellsrun.toml").read_text()
+    assert "demo = true" in settings and '"--rate", "200"' in settings
+
+
+def test_plain_supervisorctl_works_on_it(home):
+    assert start(home, "--demo").returncode == 0
+    r = supervisorctl(home, "status")
+    assert re.search(r"^cells\s+RUNNING", r.stdout, re.M), r.stdout
+    assert supervisorctl(home, "stop", "cells").returncode == 0
+    assert program_info(home)["cells"]["state"] == "STOPPED"
+    assert supervisorctl(home, "start", "cells").returncode == 0
+    assert program_info(home)["cells"]["state"] == "RUNNING"
+
+
+def test_rotator_restarted_five_times_under_5000_lines_per_second(home):
+    assert start(home, "--demo", "--", "--rate", "5000").returncode == 0
+    live = home / "logs" / "cells.out"
+    for i in range(5):
+        before = live.stat().st_size
+        assert supervisorctl(home, "restart", "cells-logs").returncode == 0
+        wait_for(lambda: live.stat().st_size > before + 100_000, 20, f"progress after restart {i}",
+                 lambda: live.stat().st_size)
+    assert run("stop", "--home", str(home), "--all", timeout=90).returncode == 0
+    ids = msgids(live.read_bytes())
+    assert len(ids) > 20000
+    assert ids == list(range(1, len(ids) + 1)), "a MsgId is missing, repeated or out of order"
+
+
+def test_service_killed_is_restarted_and_the_rotator_keeps_going(home):
+    assert start(home, "--demo", "--", "--rate", "500").returncode == 0
+    before = program_info(home)
+    os.kill(before["cells"]["pid"], signal.SIGKILL)
+    wait_for(lambda: program_info(home)["cells"]["pid"] not in (None, before["cells"]["pid"])
+             and program_info(home)["cells"]["state"] == "RUNNING", 30, "supervisord to restart the service",
+             lambda: program_info(home))
+    after = program_info(home)
+    assert after["cells-logs"]["pid"] == before["cells-logs"]["pid"]
+    live = home / "logs" / "cells.out"
+    size = live.stat().st_size
+    wait_for(lambda: live.stat().st_size > size + 5000, 20, "new lines from the restarted service",
+             lambda: live.stat().st_size)
+
+
+def test_exec_leaves_no_process_between_supervisord_and_the_service(home):
+    assert start(home, "--demo").returncode == 0
+    pid = program_info(home)["cells"]["pid"]
+    cmdline = psutil.Process(pid).cmdline()
+    assert "demo" in cmdline and "exec" not in cmdline, cmdline
+    assert psutil.Process(pid).ppid() == supervisord_of(home)[0].pid
+
+
+def test_stop_leaves_no_process_of_the_service_tree(home):
+    assert start(home, "--demo").returncode == 0
+    root = psutil.Process(program_info(home)["cells"]["pid"])
+    tree = [root] + root.children(recursive=True)
+    assert len(tree) == 3
+    assert run("stop", "--home", str(home)).returncode == 0
+    assert [p.pid for p in tree if p.is_running() and p.status() != psutil.STATUS_ZOMBIE] == []
+
+
+def test_stale_pid_file_and_socket_are_detected(home):
+    (home / "run").mkdir(parents=True)
+    (home / "run" / "supervisord.pid").write_text(str(os.getpid()))  # alive, but not supervisord
+    (home / "run" / "supervisord.sock").write_text("stale")
+    r = start(home, "--demo")
+    assert r.returncode == 0, r.stderr
+    assert program_info(home)["cells"]["state"] == "RUNNING"
+
+
+def test_two_working_dirs_do_not_interfere(home):
+    other = Path(tempfile.mkdtemp(prefix="cr", dir="/tmp"))
+    try:
+        assert start(home, "--demo").returncode == 0
+        assert start(other, "--demo", "--log", "production").returncode == 0
+        assert program_info(home)["cells"]["pid"] != program_info(other)["cells"]["pid"]
+        assert run("stop", "--home", str(other), "--all", timeout=90).returncode == 0
+        assert program_info(home)["cells"]["state"] == "RUNNING"
+        line = (other / "logs" / "cells.out").read_bytes().splitlines()[0]
+        assert line.startswith(b"{")  # production there, console here
+        assert not (home / "logs" / "cells.out").read_bytes().startswith(b"{")
+    finally:
+        run("stop", "--home", str(other), "--all", timeout=90)
+        shutil.rmtree(other, ignore_errors=True)
+
+
+def test_unwritable_working_dir_fails_clearly_and_starts_nothing(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    r = run("start", "--home", str(blocker / "cells"), "--demo", timeout=60)
+    assert r.returncode == 1
+    err = r.stderr.decode()
+    assert err.startswith("Error: ") and str(blocker) in err and "Traceback" not in err
+    assert not supervisord_of(blocker / "cells")
+
+
+def test_missing_command_fails_with_its_message_and_leaves_nothing_running(home):
+    r = start(home, "--", "/nonexistent/cells", "start")
+    assert r.returncode == 1, r.stdout
+    err = r.stderr.decode()
+    assert err.startswith("Error: cells did not start") and "command not found: /nonexistent/cells" in err
+    assert not supervisord_of(home)
+
+
+def test_service_dying_at_start_shows_its_last_lines(home):
+    r = start(home, "--startsecs", "3", "--", sys.executable, "-c",
+              "import sys; print('config is broken: no database', flush=True); sys.exit(3)")
+    assert r.returncode == 1
+    assert "config is broken: no database" in r.stderr.decode()
+    assert not supervisord_of(home)
+
+
+def test_no_command_and_no_cells_suggests_demo(home):
+    env = child_env(PATH="/nonexistent")
+    r = run("start", "--home", str(home), env=env, timeout=60)
+    assert r.returncode == 2 and "--demo" in r.stderr.decode()
+    assert not supervisord_of(home)
+
+
+@pytest.mark.parametrize("how", ["flag", "env"])
+def test_production_mode_yields_only_json_lines(home, how):
+    if how == "flag":
+        r = start(home, "--demo", "--log", "production", "--", "--rate", "3000")
+    else:
+        r = start(home, "--demo", "--", "--rate", "3000", env=child_env(PYDIO_LOGS_LEVEL="production"))
+    assert r.returncode == 0, r.stderr
+    live = home / "logs" / "cells.out"
+    wait_for(lambda: b'"logger":"cells"' in live.read_bytes(), 30, "a wrapped panic line",
+             lambda: live.stat().st_size)  # the demo panics every 5000 lines
+    run("stop", "--home", str(home), "--all", timeout=90)
+    lines = live.read_bytes().splitlines()
+    objects = [json.loads(line) for line in lines]
+    assert all(isinstance(o, dict) for o in objects)
+    assert any(o.get("msg", "").startswith("panic:") for o in objects)
+    ids = [int(o["MsgId"]) for o in objects if "MsgId" in o]
+    assert ids == list(range(1, len(ids) + 1))
+
+
+def test_exec_with_a_missing_command_exits_127(tmp_path):
+    r = run("exec", "--output", str(tmp_path / "f.fifo"), "--", "/nonexistent/x")
+    assert r.returncode == 127 and b"command not found: /nonexistent/x" in r.stderr
+
+
+def test_demo_writes_both_formats_with_increasing_msgid():
+    console = run("demo", "--rate", "0", "--count", "300").stdout.splitlines()
+    entries = [l for l in console if b"\tpydio." in l]
+    assert len(entries) >= 300 and all(l.count(b"\t") == 4 for l in entries)
+    assert msgids(b"\n".join(console))[:300] == list(range(1, 301))
+    produced = run("demo", "--rate", "0", "--count", "100", "--log", "production").stdout.splitlines()
+    objs = [json.loads(l) for l in produced if l.startswith(b"{")]
+    assert [int(o["MsgId"]) for o in objs if "MsgId" in o][:100] == list(range(1, 101))
+    assert {"level", "ts", "logger", "msg", "RemoteAddress", "UserName"} <= set(objs[0])
+
+
+def test_config_supervisor_prints_program_blocks(home):
+    r = run("config", "--home", str(home), "--supervisor")
+    text = r.stdout.decode()
+    assert r.returncode == 0 and "[program:cells]" in text and "[program:cells-logs]" in text
+    assert "cellsrun exec --output" in text.replace(sys.executable + " -m ", "")
