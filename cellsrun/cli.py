@@ -222,6 +222,71 @@ def _run_config(args) -> int:
     return 0
 
 
+# -- logs -----------------------------------------------------------------------------------
+
+def _add_logs(p: argparse.ArgumentParser) -> None:
+    from cellsrun import datatypes as dt
+    p.add_argument("--dir", metavar="DIR", help="log directory (default: $CELLS_LOG_DIR, else "
+                   "$CELLS_WORKING_DIR/logs, else ~/.config/pydio/cells/logs)")
+    p.add_argument("--name", default="cells.out", type=_converter(dt.file_name, "name"))
+    p.add_argument("-q", dest="terms", action="append", default=[], metavar="TEXT",
+                   help="full text, case-insensitive; repeat: all must match")
+    p.add_argument("--day", metavar="DATE", help="YYYY-MM-DD, today or yesterday")
+    p.add_argument("--since", metavar="T", help="ISO date/time (local without offset) or 30m, 2h, 3d")
+    p.add_argument("--until", metavar="T", help="inclusive; same forms as --since")
+    p.add_argument("--level", metavar="L", help="debug, info, warn, error... or '>=warn'")
+    p.add_argument("--service", metavar="S", help="a part of the logger name")
+    p.add_argument("--user", metavar="U", help="UserName, exactly")
+    p.add_argument("--ip", metavar="IP", help="RemoteAddress, exactly")
+    p.add_argument("--around", metavar="T", help="entries within --minutes of T")
+    p.add_argument("--minutes", type=float, default=5, metavar="N", help="for --around (default 5)")
+    p.add_argument("-n", type=_converter(dt.non_negative_int, "n"), default=0, metavar="N",
+                   help="only the last N matches")
+    p.add_argument("--reverse", action="store_true", help="newest first")
+    p.add_argument("-f", "--follow", action="store_true", help="keep printing new entries (Ctrl-C ends)")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="one JSON object per entry")
+    out.add_argument("--csv", action="store_true", help="Date,Level,IP,User,Service,Message")
+    out.add_argument("--detail", action="store_true", help="every field of each entry")
+    p.add_argument("--stats", action="store_true", help="entries per hour by level (--json: numbers)")
+
+
+def _logs_query(args, now: float):
+    from cellsrun.query import Query, parse_day, parse_level, parse_moment
+    import datetime as _dt
+    try:
+        since = parse_moment(args.since, now) if args.since else None
+        until = parse_moment(args.until, now, end_of_day=True) if args.until else None
+        if args.day:
+            day = parse_day(args.day, now)
+            start = _dt.datetime.combine(day, _dt.time()).timestamp()
+            stop = _dt.datetime.combine(day + _dt.timedelta(days=1), _dt.time()).timestamp() - 1e-6
+            since = start if since is None else max(since, start)
+            until = stop if until is None else min(until, stop)
+        if args.around:
+            if args.minutes < 0:
+                raise ValueError(f"invalid --minutes {args.minutes} (must be 0 or more)")
+            t = parse_moment(args.around, now)
+            since = t - args.minutes * 60 if since is None else max(since, t - args.minutes * 60)
+            until = t + args.minutes * 60 if until is None else min(until, t + args.minutes * 60)
+        level = parse_level(args.level) if args.level else None
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    return Query(args.terms, since, until, level, args.service, args.user, args.ip)
+
+
+def _run_logs(args) -> int:
+    import time
+    from cellsrun.logs import run_logs
+    if args.follow and (args.reverse or args.stats):
+        raise UsageError("--follow cannot go with --reverse or --stats")
+    query = _logs_query(args, time.time())
+    fmt = ("stats-json" if args.json else "stats") if args.stats else (
+        "json" if args.json else "csv" if args.csv else "detail" if args.detail else "table")
+    return run_logs(args.dir or default_log_dir(), query, name=args.name, fmt=fmt, last=args.n,
+                    reverse=args.reverse, follow=args.follow)
+
+
 # -- the table ------------------------------------------------------------------------------
 
 COMMANDS = {
@@ -237,6 +302,8 @@ COMMANDS = {
              _add_exec, _run_exec),
     "demo": ("a stand-in for Pydio Cells writing realistic log lines", _add_demo, _run_demo),
     "config": ("print supervisord configuration", _add_config, _run_config),
+    "logs": ("browse the logs: filter, follow, detail, export (Cells' Backend > Logs)",
+             _add_logs, _run_logs),
 }
 
 

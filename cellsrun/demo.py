@@ -90,15 +90,19 @@ class Demo:
             view = view[os.write(self.fd, view):]
 
 
-def _child(name: str, fd: int, json_mode: bool) -> None:
-    """A forked helper process (Cells runs several): a line now and then until told to stop."""
+def _child(name: str, fd: int, json_mode: bool, parent: int) -> None:
+    """A forked helper process (Cells runs several): a line now and then until told to stop,
+    or until its parent is gone (killed with SIGKILL, it could not tell us)."""
     stop = []
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
         signal.signal(sig, lambda *a: stop.append(1))
     demo = Demo(fd, json_mode, 0.5, id_key=f"{name}Seq")
-    while not stop:
-        demo._write(demo.entry(time.time()))
-        time.sleep(2)
+    ticks = 0
+    while not stop and os.getppid() == parent:
+        if ticks % 8 == 0:
+            demo._write(demo.entry(time.time()))
+        ticks += 1
+        time.sleep(0.25)
     os._exit(0)
 
 
@@ -106,10 +110,11 @@ def run_demo(log: str | None, rate: float, count: int = 0, children: int = 2) ->
     mode = log or os.environ.get("PYDIO_LOGS_LEVEL", "info")
     json_mode = mode == "production"
     pids = []
+    me = os.getpid()
     for i in range(children):
         pid = os.fork()
         if pid == 0:
-            _child(f"child{i}", 1, json_mode)
+            _child(f"child{i}", 1, json_mode, me)
         pids.append(pid)
     demo = Demo(1, json_mode, rate)
 

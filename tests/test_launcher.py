@@ -128,7 +128,9 @@ def test_rotator_restarted_five_times_under_5000_lines_per_second(home):
 def test_service_killed_is_restarted_and_the_rotator_keeps_going(home):
     assert start(home, "--demo", "--", "--rate", "500").returncode == 0
     before = program_info(home)
-    os.kill(before["cells"]["pid"], signal.SIGKILL)
+    root = psutil.Process(before["cells"]["pid"])
+    helpers = root.children(recursive=True)
+    os.kill(root.pid, signal.SIGKILL)
     wait_for(lambda: program_info(home)["cells"]["pid"] not in (None, before["cells"]["pid"])
              and program_info(home)["cells"]["state"] == "RUNNING", 30, "supervisord to restart the service",
              lambda: program_info(home))
@@ -138,6 +140,9 @@ def test_service_killed_is_restarted_and_the_rotator_keeps_going(home):
     size = live.stat().st_size
     wait_for(lambda: live.stat().st_size > size + 5000, 20, "new lines from the restarted service",
              lambda: live.stat().st_size)
+    # the killed demo's helpers notice and go; nothing is left orphaned
+    wait_for(lambda: not [p for p in helpers if p.is_running() and p.status() != psutil.STATUS_ZOMBIE],
+             10, "the orphaned helpers to exit", lambda: helpers)
 
 
 def test_exec_leaves_no_process_between_supervisord_and_the_service(home):

@@ -1,0 +1,138 @@
+"""Log entries: parse one line of Cells' output, in either of its formats.
+
+- console ("apache-like"): ``TIME<TAB>LEVEL<TAB>LOGGER<TAB>MESSAGE[<TAB>{json fields}]``; the time
+  is ISO 8601 with milliseconds and ``Z`` or an offset, the level upper-case, level and logger
+  possibly wrapped in ANSI colour codes; zap leaves the logger column out when it is empty (the
+  message then follows the level directly, and may itself start with tabs).
+- JSON (production): an object with ``level``, ``ts`` (RFC 3339), ``logger``, ``msg`` and
+  context keys (``RemoteAddress``, ``UserName``, ...).
+- anything else: an entry with only a message; its time is taken from the entry before it.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import re
+
+LEVELS = ["debug", "info", "warn", "error", "dpanic", "panic", "fatal"]
+RANK = {name: i for i, name in enumerate(LEVELS)}
+RANK["warning"] = RANK["warn"]
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_LOGGER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-/:]*\Z")
+_TIME_START = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d")
+
+
+class Entry:
+    """One log entry. ``ts``: seconds since the epoch (None if the line has no time of its own
+    and none was inherited); ``kind``: "console", "json" or "text"; ``fields``: the extra keys
+    (RemoteAddress, UserName, ...); ``raw``: the line as written (without its newline)."""
+
+    __slots__ = ("ts", "ts_text", "level", "logger", "msg", "fields", "raw", "kind", "obj")
+
+    def __init__(self, raw: str, kind: str, ts=None, ts_text="", level="", logger="", msg="",
+                 fields=None, obj=None):
+        self.raw = raw
+        self.kind = kind
+        self.ts = ts
+        self.ts_text = ts_text
+        self.level = level
+        self.logger = logger
+        self.msg = msg
+        self.fields = fields if fields is not None else {}
+        self.obj = obj  # a JSON line's own object
+
+    @property
+    def ip(self) -> str:
+        return str(self.fields.get("RemoteAddress", ""))
+
+    @property
+    def user(self) -> str:
+        return str(self.fields.get("UserName", ""))
+
+    @property
+    def service(self) -> str:
+        """The logger without ``pydio.``, as Cells' console shows it."""
+        return self.logger[6:] if self.logger.startswith("pydio.") else self.logger
+
+    def as_object(self) -> dict:
+        """The entry under Cells' key names (a JSON line: its own object)."""
+        if self.obj is not None:
+            return self.obj
+        out = {}
+        if self.ts_text:
+            out["ts"] = self.ts_text
+        if self.level:
+            out["level"] = self.level
+        if self.logger:
+            out["logger"] = self.logger
+        out["msg"] = self.msg
+        out.update(self.fields)
+        return out
+
+
+def parse_time(text: str) -> float | None:
+    """Epoch seconds of an ISO 8601 / RFC 3339 time (``Z``, ``+0200``, ``+02:00``; local when
+    no offset is given), or None."""
+    try:
+        return _dt.datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        return None
+
+
+def parse_line(line: str) -> Entry:
+    """The entry of one line (no newline)."""
+    if line[:1] == "{":
+        entry = _parse_json(line)
+        if entry is not None:
+            return entry
+    elif _TIME_START.match(line):
+        entry = _parse_console(line)
+        if entry is not None:
+            return entry
+    return Entry(line, "text", msg=line)
+
+
+def _parse_json(line: str) -> Entry | None:
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(obj, dict):
+        return None
+    ts_text = str(obj.get("ts", ""))
+    fields = {k: v for k, v in obj.items() if k not in ("ts", "level", "logger", "msg")}
+    msg = obj.get("msg", "")
+    return Entry(line, "json", parse_time(ts_text) if ts_text else None, ts_text,
+                 str(obj.get("level", "")).lower(), str(obj.get("logger", "")),
+                 msg if isinstance(msg, str) else json.dumps(msg), fields, obj)
+
+
+def _parse_console(line: str) -> Entry | None:
+    if "\x1b" in line:
+        line_clean = _ANSI.sub("", line)
+    else:
+        line_clean = line
+    parts = line_clean.split("\t", 3)
+    if len(parts) < 3:
+        return None
+    ts = parse_time(parts[0])
+    if ts is None:
+        return None
+    level = parts[1].strip().lower()
+    if len(parts) == 4 and _LOGGER.match(parts[2]):
+        logger, rest = parts[2], parts[3]
+    else:  # no logger column: the message follows the level (and may start with tabs)
+        logger, rest = "", line_clean.split("\t", 2)[2]
+    fields = {}
+    if rest.endswith("}"):
+        cut = rest.rfind("\t{")
+        if cut >= 0:
+            try:
+                parsed = json.loads(rest[cut + 1:])
+                if isinstance(parsed, dict):
+                    fields, rest = parsed, rest[:cut]
+            except ValueError:
+                pass
+    return Entry(line, "console", ts, parts[0], level, logger, rest.strip("\t"), fields)

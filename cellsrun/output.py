@@ -1,0 +1,135 @@
+"""How `cellsrun logs` prints entries: a table (Cells' Backend > Logs columns), JSON, CSV,
+the detail window, and per-hour statistics."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+
+COLUMNS = ("Date", "Level", "IP", "User", "Service", "Message")
+_COLOURS = {"debug": "\x1b[2m", "warn": "\x1b[33m", "error": "\x1b[31m", "dpanic": "\x1b[31;1m",
+            "panic": "\x1b[31;1m", "fatal": "\x1b[31;1m"}
+_RESET = "\x1b[0m"
+
+
+def local_time(ts: float | None) -> str:
+    if ts is None:
+        return ""
+    return _dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _one_line(text: str) -> str:
+    return text.replace("\n", "\\n").replace("\r", "\\r").replace("\t", " ")
+
+
+class TableWriter:
+    """Date, Level, IP, User, Service, Message. On a terminal the message is cut to the
+    width and levels are coloured; elsewhere every message is printed whole."""
+
+    widths = (19, 5, 15, 10, 20)
+
+    def __init__(self, out, tty: bool, width: int = 120):
+        self.out = out
+        self.tty = tty
+        self.width = width
+        self.started = False
+
+    def row(self, cells) -> str:
+        head = "  ".join(str(c)[:w].ljust(w) for c, w in zip(cells[:5], self.widths))
+        msg = cells[5]
+        if self.tty:
+            room = max(10, self.width - len(head) - 2)
+            if len(msg) > room:
+                msg = msg[:room - 1] + "…"
+        return f"{head}  {msg}".rstrip()
+
+    def write(self, e) -> None:
+        if not self.started:
+            self.out.write(self.row(COLUMNS) + "\n")
+            self.started = True
+        line = self.row((local_time(e.ts), e.level.upper(), e.ip, e.user, e.service, _one_line(e.msg)))
+        colour = _COLOURS.get(e.level) if self.tty else None
+        self.out.write(f"{colour}{line}{_RESET}\n" if colour else line + "\n")
+
+    def close(self) -> None:
+        pass
+
+
+class JsonWriter:
+    """One object per line: a JSON line's own object (byte for byte), others under Cells' keys."""
+
+    def __init__(self, out):
+        self.out = out
+
+    def write(self, e) -> None:
+        self.out.write((e.raw if e.kind == "json" else json.dumps(e.as_object(), ensure_ascii=False)) + "\n")
+
+    def close(self) -> None:
+        pass
+
+
+class CsvWriter:
+    def __init__(self, out):
+        import csv
+        self.w = csv.writer(out)
+        self.w.writerow(COLUMNS)
+
+    def write(self, e) -> None:
+        self.w.writerow((local_time(e.ts), e.level.upper(), e.ip, e.user, e.service, e.msg))
+
+    def close(self) -> None:
+        pass
+
+
+class DetailWriter:
+    """Every field of each entry, as a block (the console's detail window)."""
+
+    def __init__(self, out):
+        self.out = out
+        self.first = True
+
+    def write(self, e) -> None:
+        if not self.first:
+            self.out.write("\n")
+        self.first = False
+        rows = [("Date", local_time(e.ts)), ("Level", e.level.upper()), ("Service", e.service),
+                ("Logger", e.logger), ("Message", e.msg)]
+        rows += [(k, v if isinstance(v, str) else json.dumps(v)) for k, v in e.fields.items()]
+        width = max(len(k) for k, _ in rows)
+        for key, value in rows:
+            if value != "":
+                self.out.write(f"{key.ljust(width)}  {value}\n")
+
+    def close(self) -> None:
+        pass
+
+
+class StatsWriter:
+    """Entries per hour by level: bars in the terminal, or the numbers as JSON."""
+
+    def __init__(self, out, as_json: bool, width: int = 80):
+        self.out = out
+        self.as_json = as_json
+        self.width = width
+        self.hours: dict[str, dict[str, int]] = {}
+
+    def write(self, e) -> None:
+        hour = local_time(e.ts)[:13] + ":00" if e.ts is not None else "unknown"
+        counts = self.hours.setdefault(hour, {})
+        level = e.level or "none"
+        counts[level] = counts.get(level, 0) + 1
+
+    def close(self) -> None:
+        if self.as_json:
+            rows = [{"hour": h, "total": sum(c.values()), "levels": c} for h, c in sorted(self.hours.items())]
+            self.out.write(json.dumps(rows, indent=1) + "\n")
+            return
+        if not self.hours:
+            return
+        peak = max(sum(c.values()) for c in self.hours.values())
+        room = max(10, self.width - 45)
+        for hour, counts in sorted(self.hours.items()):
+            total = sum(counts.values())
+            bar = "█" * max(1, round(total / peak * room))
+            bad = counts.get("error", 0) + counts.get("fatal", 0) + counts.get("panic", 0) + counts.get("dpanic", 0)
+            self.out.write(f"{hour}  {bar} {total}  (error {bad}, warn {counts.get('warn', 0)})\n")

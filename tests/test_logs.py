@@ -1,0 +1,278 @@
+"""`cellsrun logs` on real files: both formats, mixed days, .gz and .N archives, every filter
+checked against a reference computed here from the records the files were made of."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import Rotate, cellsrun_cmd, child_env, run, wait_for, writer_cmd
+
+UTC = dt.timezone.utc
+ENV = child_env(TZ="UTC")
+DAYS = [dt.date(2026, 11, 24), dt.date(2026, 11, 25), dt.date(2026, 11, 26), dt.date(2026, 11, 27)]
+IPS = ["10.0.0.7", "10.0.0.70", "::1", "192.168.1.2"]
+USERS = ["jenny", "admin", "marc"]
+LEVELS = ["info", "info", "debug", "warn", "error"]
+LOGGERS = ["pydio.grpc.auth", "pydio.rest.frontend", "pydio.grpc.data.sync"]
+WORDS = ["Login", "Listing nodes", "Upload finished", "Cannot reach peer", "Réunion notes"]
+
+
+def records():
+    """(day, record) pairs; a record is a dict, or a str for a line that is not a log entry."""
+    out, n = [], 0
+    for d in DAYS:
+        t = dt.datetime.combine(d, dt.time(0, 3), UTC).timestamp()
+        for i in range(120):
+            n += 1
+            r = {"ts": t + i * 700 + 0.123, "level": LEVELS[n % 5], "logger": LOGGERS[n % 3],
+                 "msg": f"{WORDS[n % 5]} #{n}", "RemoteAddress": IPS[n % 4], "UserName": USERS[n % 3],
+                 "MsgId": str(n)}
+            out.append((d, r))
+            if n % 50 == 0:  # a Go panic: lines that are not entries
+                out.append((d, f"panic: boom {n}"))
+                out.append((d, f"\tgoroutine {n} [running]:"))
+    return out
+
+
+def console(r) -> str:
+    ts = dt.datetime.fromtimestamp(r["ts"], UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    fields = {k: v for k, v in r.items() if k not in ("ts", "level", "logger", "msg")}
+    level = r["level"].upper()
+    if r["MsgId"].endswith("3"):  # some lines coloured, as on a terminal
+        level = f"\x1b[31m{level}\x1b[0m"
+    return f"{ts}\t{level}\t{r['logger']}\t{r['msg']}\t{json.dumps(fields, ensure_ascii=False)}"
+
+
+def as_json(r) -> str:
+    ts = dt.datetime.fromtimestamp(r["ts"], dt.timezone(dt.timedelta(hours=1))).isoformat(timespec="seconds")
+    # As zap writes it: UTF-8 as is, no \u escapes.
+    return json.dumps({"level": r["level"], "ts": ts, **{k: v for k, v in r.items() if k not in ("ts", "level")}},
+                      ensure_ascii=False)
+
+
+@pytest.fixture(scope="module")
+def logdir(tmp_path_factory):
+    """Console archives (.gz, plain, a .1 collision), then JSON after a switch to production:
+    a .gz archive and the live file."""
+    d = tmp_path_factory.mktemp("logs")
+    by_day = {}
+    for day, r in records():
+        by_day.setdefault(day, []).append(r)
+
+    def text(rs, fmt):
+        return "".join((x if isinstance(x, str) else fmt(x)) + "\n" for x in rs).encode()
+    d0, d1, d2, d3 = DAYS
+    (d / f"cells.out.{d0}.gz").write_bytes(gzip.compress(text(by_day[d0], console)))
+    half = len(by_day[d1]) // 2
+    (d / f"cells.out.{d1}").write_bytes(text(by_day[d1][:half], console))
+    (d / f"cells.out.{d1}.1.gz").write_bytes(gzip.compress(text(by_day[d1][half:], console)))
+    (d / f"cells.out.{d2}.gz").write_bytes(gzip.compress(text(by_day[d2], as_json)))
+    (d / "cells.out").write_bytes(text(by_day[d3], as_json))
+    t = dt.datetime.combine(d3, dt.time(23), UTC).timestamp()
+    os.utime(d / "cells.out", (t, t))
+    (d / f"cells.out.{d2}.gz.tmp").write_bytes(b"garbage of an unfinished compression")
+    (d / "notes.txt").write_text("not a log")
+    return d
+
+
+def logs(d, *args, env=ENV):
+    return run("logs", "--dir", str(d), *args, env=env)
+
+
+def ids(r) -> list[str]:
+    """What came out, as MsgIds (entries) or messages (other lines), from --json output."""
+    assert r.returncode in (0, 1), r.stderr
+    out = []
+    for line in r.stdout.decode().splitlines():
+        o = json.loads(line)
+        out.append(o.get("MsgId") or o["msg"])
+    return out
+
+
+def expect(pred, text_pred=None) -> list[str]:
+    """The reference: records matching ``pred`` (dicts) / ``text_pred`` (other lines), in order."""
+    out = []
+    for _, r in records():
+        if isinstance(r, str):
+            if text_pred and text_pred(r):
+                out.append(r)
+        elif pred(r):
+            out.append(r["MsgId"])
+    return out
+
+
+def ts_of(text):
+    return dt.datetime.fromisoformat(text).timestamp()
+
+
+def test_everything_in_order_across_formats_and_archives(logdir):
+    assert ids(logs(logdir, "--json")) == expect(lambda r: True, lambda s: True)
+
+
+def test_full_text_is_case_insensitive_and_all_terms_must_match(logdir):
+    assert ids(logs(logdir, "-q", "LOGIN", "--json")) == expect(lambda r: "login" in r["msg"].lower())
+    got = ids(logs(logdir, "-q", "upload", "-q", "#1", "--json"))
+    assert got == expect(lambda r: "upload" in r["msg"].lower() and "#1" in r["msg"]) and got
+    assert ids(logs(logdir, "-q", "panic: boom", "--json")) == expect(lambda r: False, lambda s: "panic: boom" in s)
+    assert ids(logs(logdir, "-q", "réunion", "--json")) == expect(lambda r: "Réunion" in r["msg"])
+
+
+def test_one_day(logdir):
+    for day in DAYS:
+        lo = dt.datetime.combine(day, dt.time(), UTC).timestamp()
+        got = ids(logs(logdir, "--day", str(day), "--json"))
+        assert [g for g in got if g.isdigit()] == expect(lambda r: lo <= r["ts"] < lo + 86400)
+
+
+def test_day_opens_only_that_days_files(logdir, tmp_path):
+    d = tmp_path / "logs"
+    d.mkdir()
+    for f in logdir.iterdir():
+        (d / f.name).write_bytes(f.read_bytes())
+    (d / f"cells.out.{DAYS[0]}.gz").write_bytes(b"not gzip at all")  # would fail if opened
+    lo = dt.datetime.combine(DAYS[2], dt.time(), UTC).timestamp()
+    r = logs(d, "--day", str(DAYS[2]), "--json")
+    assert r.returncode == 0, r.stderr
+    assert [g for g in ids(r) if g.isdigit()] == expect(lambda r: lo <= r["ts"] < lo + 86400)
+
+
+def test_period_boundaries_are_inclusive(logdir):
+    recs = [r for _, r in records() if not isinstance(r, str)]
+    a, b = recs[100]["ts"], recs[300]["ts"]
+    since = dt.datetime.fromtimestamp(a, UTC).isoformat()
+    until = dt.datetime.fromtimestamp(b, UTC).isoformat()
+    got = [g for g in ids(logs(logdir, "--since", since, "--until", until, "--json")) if g.isdigit()]
+    assert got == expect(lambda r: a <= r["ts"] <= b)
+    assert got[0] == recs[100]["MsgId"] and got[-1] == recs[300]["MsgId"]
+    # without an offset the time is local (TZ=UTC here); with one it is honoured
+    shifted = dt.datetime.fromtimestamp(a, dt.timezone(dt.timedelta(hours=5, minutes=30))).isoformat()
+    assert [g for g in ids(logs(logdir, "--since", shifted, "--until", until, "--json")) if g.isdigit()] == got
+    # a date alone: --until takes its whole day
+    got = [g for g in ids(logs(logdir, "--since", str(DAYS[1]), "--until", str(DAYS[2]), "--json")) if g.isdigit()]
+    lo = dt.datetime.combine(DAYS[1], dt.time(), UTC).timestamp()
+    assert got == expect(lambda r: lo <= r["ts"] < lo + 2 * 86400)
+
+
+def test_level_exact_and_at_least(logdir):
+    assert ids(logs(logdir, "--level", "error", "--json")) == expect(lambda r: r["level"] == "error")
+    assert ids(logs(logdir, "--level", ">=warn", "--json")) == expect(lambda r: r["level"] in ("warn", "error"))
+
+
+def test_service_user_ip(logdir):
+    assert ids(logs(logdir, "--service", "data.sync", "--json")) == expect(lambda r: "data.sync" in r["logger"])
+    assert ids(logs(logdir, "--user", "jenny", "--json")) == expect(lambda r: r["UserName"] == "jenny")
+    got = ids(logs(logdir, "--ip", "10.0.0.7", "--json"))
+    assert got == expect(lambda r: r["RemoteAddress"] == "10.0.0.7") and got  # not 10.0.0.70
+
+
+def test_filters_combine_with_and(logdir):
+    lo = dt.datetime.combine(DAYS[1], dt.time(), UTC).timestamp()
+    got = ids(logs(logdir, "--day", str(DAYS[1]), "--level", ">=warn", "--user", "marc", "-q", "peer", "--json"))
+    assert got == expect(lambda r: lo <= r["ts"] < lo + 86400 and r["level"] in ("warn", "error")
+                         and r["UserName"] == "marc" and "peer" in r["msg"].lower()) and got
+
+
+def test_around_an_entry(logdir):
+    recs = [r for _, r in records() if not isinstance(r, str)]
+    t = recs[200]["ts"]
+    at = dt.datetime.fromtimestamp(t, UTC).isoformat()
+    got = [g for g in ids(logs(logdir, "--around", at, "--minutes", "30", "--json")) if g.isdigit()]
+    assert got == expect(lambda r: abs(r["ts"] - t) <= 1800) and len(got) >= 5
+
+
+def test_not_log_lines_take_the_time_of_the_entry_before(logdir):
+    r = logs(logdir, "-q", "goroutine 100 ", "--csv")
+    rows = r.stdout.decode().splitlines()
+    assert rows[0] == "Date,Level,IP,User,Service,Message" and len(rows) == 2
+    before = [r for _, r in records() if isinstance(r, dict) and r["MsgId"] == "100"][0]
+    assert rows[1].startswith(dt.datetime.fromtimestamp(before["ts"], UTC).strftime("%Y-%m-%d %H:%M:%S"))
+
+
+def test_outputs(logdir):
+    r = logs(logdir, "--user", "jenny", "-n", "3", "--json")
+    lines = r.stdout.decode().splitlines()
+    want = expect(lambda r: r["UserName"] == "jenny")[-3:]
+    assert [json.loads(l)["MsgId"] for l in lines] == want
+    assert lines[-1] == as_json([r for _, r in records() if isinstance(r, dict) and r["MsgId"] == want[-1]][0])
+    rev = logs(logdir, "--user", "jenny", "-n", "3", "--reverse", "--json").stdout.decode().splitlines()
+    assert [json.loads(l)["MsgId"] for l in rev] == want[::-1]
+    first = logs(logdir, "--day", str(DAYS[0]), "-n", "1", "--json").stdout.decode()
+    obj = json.loads(first)  # a console line under Cells' key names
+    assert {"ts", "level", "logger", "msg", "MsgId", "RemoteAddress", "UserName"} <= set(obj)
+    table = logs(logdir, "--ip", "::1", "-n", "2").stdout.decode().splitlines()
+    assert table[0].split() == ["Date", "Level", "IP", "User", "Service", "Message"]
+    assert "::1" in table[1] and "\x1b" not in "".join(table)  # no colour when not a terminal
+    detail = logs(logdir, "--user", "admin", "-n", "1", "--detail").stdout.decode()
+    assert "UserName" in detail and "RemoteAddress" in detail and "Message" in detail
+
+
+def test_stats_per_hour(logdir):
+    r = logs(logdir, "--day", str(DAYS[0]), "--stats", "--json")
+    rows = json.loads(r.stdout)
+    lo = dt.datetime.combine(DAYS[0], dt.time(), UTC).timestamp()
+    mine = [r for _, r in records() if isinstance(r, dict) and lo <= r["ts"] < lo + 86400]
+    assert sum(row["total"] for row in rows) >= len(mine)
+    h = dt.datetime.fromtimestamp(mine[0]["ts"], UTC).strftime("%Y-%m-%d %H:00")
+    first_hour = [r for r in mine if dt.datetime.fromtimestamp(r["ts"], UTC).strftime("%Y-%m-%d %H:00") == h]
+    assert rows[0]["hour"] == h and rows[0]["levels"].get("error", 0) == sum(r["level"] == "error" for r in first_hour)
+    bars = logs(logdir, "--day", str(DAYS[0]), "--stats").stdout.decode()
+    assert "█" in bars and h in bars
+
+
+@pytest.mark.parametrize("args,needle", [(["--day", "2026-13-01"], "'2026-13-01'"),
+                                         (["--since", "last tuesday"], "'last tuesday'"),
+                                         (["--level", "loud"], "'loud'"),
+                                         (["-f", "--reverse"], "--follow")])
+def test_bad_input_is_a_usage_error(logdir, args, needle):
+    r = logs(logdir, *args)
+    err = r.stderr.decode()
+    assert r.returncode == 2 and err.startswith("Error: ") and needle in err and "Traceback" not in err
+
+
+def test_nothing_matched_exits_1(logdir):
+    r = logs(logdir, "-q", "no such words anywhere")
+    assert r.returncode == 1 and r.stdout == b""
+
+
+def test_piped_into_head_ends_quietly(logdir):
+    p = subprocess.run(" ".join(cellsrun_cmd("logs", "--dir", str(logdir))) + " | head -2",
+                       shell=True, capture_output=True, env=ENV, timeout=30)
+    assert len(p.stdout.splitlines()) == 2 and p.stderr == b""
+
+
+@pytest.mark.slow
+def test_follow_across_a_real_rotation(tmp_path):
+    from test_midnight import tz_with_midnight_in
+    tz, midnight = tz_with_midnight_in(4)
+    env = child_env(TZ=tz)
+    fifo, logs_dir = tmp_path / "cells.fifo", tmp_path / "logs"
+    rot = Rotate(tmp_path, "--input", str(fifo), "--dir", str(logs_dir), "--compress", "none", env=env)
+    wait_for(lambda: (logs_dir / "cells.out").exists(), 10, "the live file", rot.stderr)
+    subprocess.run(writer_cmd("--fifo", str(fifo), "--count", "20"), check=True)
+    wait_for(lambda: (logs_dir / "cells.out").read_bytes().count(b"\n") == 20, 10, "20 lines")
+    out = open(tmp_path / "follow.out", "wb")
+    follower = subprocess.Popen(cellsrun_cmd("logs", "--dir", str(logs_dir), "-f", "-q", "seq="),
+                                stdout=out, stderr=subprocess.PIPE, env=env)
+    writer = subprocess.Popen(writer_cmd("--fifo", str(fifo), "--rate", "200", "--start", "20",
+                                         "--state", str(tmp_path / "next")))
+    wait_for(lambda: time.time() > midnight + 1.5, 15, "midnight to pass")
+    writer.send_signal(signal.SIGTERM)
+    writer.wait(10)
+    sent = int((tmp_path / "next").read_text())
+    seen = lambda: (tmp_path / "follow.out").read_bytes().count(b"seq=")  # noqa: E731
+    wait_for(lambda: seen() >= sent, 15, f"the follower to show {sent} lines", seen)
+    follower.send_signal(signal.SIGINT)
+    assert follower.wait(10) == 0 and follower.stderr.read() == b""
+    rot.stop()
+    assert any(p.name.startswith("cells.out.") for p in logs_dir.iterdir()), "no rotation happened"
+    got = [int(l.split("seq=")[1].split()[0]) for l in (tmp_path / "follow.out").read_text().splitlines()[1:]]
+    assert got == list(range(sent)), "missed or repeated across the rotation"
