@@ -137,6 +137,13 @@ class Reader:
         else:
             self.needle, self.lower = None, False
         self.live_offset = 0  # where the live file's complete lines ended
+        # A needle without letters needs no case folding: search the bytes as they are.
+        if self.lower and not any(c.isalpha() for c in query.terms[0]):
+            self.lower = False
+        self.grep = None
+        if self.needle is not None:
+            from cellsrun import grepscan
+            self.grep = grepscan.available()
 
     def entries(self, files: list[LogFile]):
         for lf in files:
@@ -149,6 +156,9 @@ class Reader:
         except FileNotFoundError:  # rotated or removed since it was listed
             return
         with f:
+            if self.grep and not lf.live and not (q.since is not None and not lf.compressed):
+                yield from self._grep_entries(lf)
+                return
             if lf.compressed:
                 blocks = _gz_blocks(f)
             else:
@@ -168,6 +178,31 @@ class Reader:
                     self.live_offset = pos
                 if q.until is not None and block_end is not None and block_end > q.until + SLACK:
                     return  # time order: nothing later in this file can match
+
+    def _grep_entries(self, lf: LogFile):
+        """The matching entries of an archive, with grep finding the candidate lines."""
+        from cellsrun import grepscan
+        q = self.q
+        last_ts = None
+        context = []  # lines grep showed before the next match, parsed only if needed
+        needle = q.terms[0] if q.terms else self.needle.decode()
+        for is_match, raw in grepscan.candidate_lines(self.grep, lf.path, lf.compressed, needle,
+                                                      ignore_case=bool(q.terms)):
+            if not is_match:
+                context.append(raw)
+                continue
+            e = parse_line(raw.decode("utf-8", "replace"))
+            if e.ts is None:  # the nearest entry before it: in the context, else the last match
+                e.ts = next((ts for ts in (parse_line(c.decode("utf-8", "replace")).ts
+                                           for c in reversed(context)) if ts is not None), last_ts)
+            last_ts = e.ts
+            context.clear()
+            if q.terms and not q.matches_text(e.raw.lower()):
+                continue
+            if q.until is not None and e.ts is not None and e.ts > q.until + SLACK:
+                return  # time order: nothing later in this file can match
+            if q.matches(e):
+                yield e
 
     def _block_entries(self, block: bytes, last_ts):
         """Entries of the lines of ``block`` that can match (all lines without a needle).

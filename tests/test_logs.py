@@ -276,3 +276,13 @@ def test_follow_across_a_real_rotation(tmp_path):
     assert any(p.name.startswith("cells.out.") for p in logs_dir.iterdir()), "no rotation happened"
     got = [int(l.split("seq=")[1].split()[0]) for l in (tmp_path / "follow.out").read_text().splitlines()[1:]]
     assert got == list(range(sent)), "missed or repeated across the rotation"
+
+
+@pytest.mark.parametrize("args", [["-q", "login"], ["-q", "10.0.0.7"], ["--user", "marc"], ["--ip", "::1"],
+                                  ["-q", "goroutine"], ["-q", "peer", "--level", ">=warn", "--day", str(DAYS[1])],
+                                  ["-q", "upload", "--since", f"{DAYS[1]}T12:00", "--until", f"{DAYS[2]}T06:00"]])
+def test_grep_and_pure_python_paths_agree(logdir, args):
+    with_grep = logs(logdir, *args, "--json")
+    without = logs(logdir, *args, "--json", env=child_env(TZ="UTC", CELLSRUN_GREP="0"))
+    assert with_grep.returncode == without.returncode == 0, with_grep.stderr + without.stderr
+    assert with_grep.stdout == without.stdout
