@@ -12,10 +12,18 @@ _COLOURS = {"debug": "\x1b[2m", "warn": "\x1b[33m", "error": "\x1b[31m", "dpanic
 _RESET = "\x1b[0m"
 
 
+_last_second = [None, ""]
+
+
 def local_time(ts: float | None) -> str:
+    """``2026-11-27 13:32:18`` in local time (cached per second: entries come in bursts)."""
     if ts is None:
         return ""
-    return _dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+    second = int(ts // 1)
+    if _last_second[0] != second:
+        _last_second[0] = second
+        _last_second[1] = _dt.datetime.fromtimestamp(second).strftime("%Y-%m-%d %H:%M:%S")
+    return _last_second[1]
 
 
 def _one_line(text: str) -> str:
@@ -26,22 +34,21 @@ class TableWriter:
     """Date, Level, IP, User, Service, Message. On a terminal the message is cut to the
     width and levels are coloured; elsewhere every message is printed whole."""
 
-    widths = (19, 5, 15, 10, 20)
+    HEAD = "{:<19.19}  {:<5.5}  {:<15.15}  {:<10.10}  {:<20.20}  "  # Date Level IP User Service
 
     def __init__(self, out, tty: bool, width: int = 120):
         self.out = out
         self.tty = tty
         self.width = width
         self.started = False
+        self.room = max(10, width - len(self.HEAD.format("", "", "", "", "")))
+        self.head = self.HEAD.format
 
     def row(self, cells) -> str:
-        head = "  ".join(str(c)[:w].ljust(w) for c, w in zip(cells[:5], self.widths))
         msg = cells[5]
-        if self.tty:
-            room = max(10, self.width - len(head) - 2)
-            if len(msg) > room:
-                msg = msg[:room - 1] + "…"
-        return f"{head}  {msg}".rstrip()
+        if self.tty and len(msg) > self.room:
+            msg = msg[:self.room - 1] + "…"
+        return (self.head(*cells[:5]) + msg).rstrip()
 
     def write(self, e) -> None:
         if not self.started:

@@ -4,8 +4,8 @@
   first; a file is opened only if its day can hold a match (see Query.day_range).
 - Full text (and --user/--ip) are first looked for as bytes in big blocks, so only the lines
   that contain them are decoded and parsed: this is what keeps `-q` near grep's speed.
-- Plain files are binary-searched for --since (lines are in time order), and reading stops a
-  minute past --until: a period inside a 1 GB file costs a few reads, not a scan.
+- Plain files are binary-searched for --since (lines are in time order), and reading stops
+  SLACK seconds past --until: a period inside a 1 GB file costs a few reads, not a scan.
 - Follow: after the matches, the live file is watched; when it is renamed at midnight the
   old one is read to its end before the new one is opened, so nothing is missed or repeated.
 """
@@ -21,7 +21,7 @@ from cellsrun.archive import ArchiveNames
 from cellsrun.entries import parse_line
 
 BLOCK = 8 << 20
-SLACK = 60.0  # seconds of disorder tolerated around a period's ends (lines are near time order)
+SLACK = 10.0  # seconds of disorder tolerated around a period's ends (lines are near time order)
 
 LogFile = namedtuple("LogFile", "path day compressed live")
 
@@ -137,6 +137,7 @@ class Reader:
         else:
             self.needle, self.lower = None, False
         self.live_offset = 0  # where the live file's complete lines ended
+        self.past_until = False  # set when a block's lines passed --until (time order)
         # A needle without letters needs no case folding: search the bytes as they are.
         if self.lower and not any(c.isalpha() for c in query.terms[0]):
             self.lower = False
@@ -146,19 +147,36 @@ class Reader:
             self.grep = grepscan.available()
 
     def entries(self, files: list[LogFile]):
-        for lf in files:
-            yield from self.file_entries(lf)
+        ahead = {}  # grep jobs started for the next file while this one is parsed
+        try:
+            for i, lf in enumerate(files):
+                if i + 1 < len(files) and self._greps(files[i + 1]):
+                    ahead[files[i + 1].path] = self._grep_job(files[i + 1])
+                yield from self.file_entries(lf, job=ahead.pop(lf.path, None))
+        finally:
+            for job in ahead.values():
+                job.close()
 
-    def file_entries(self, lf: LogFile, start: int = 0):
+    def _greps(self, lf: LogFile) -> bool:
+        """Whether grep finds the candidate lines of ``lf``: archives, when there is a needle
+        and no binary search to do first."""
+        return bool(self.grep) and not lf.live and not (self.q.since is not None and not lf.compressed)
+
+    def _grep_job(self, lf: LogFile):
+        from cellsrun import grepscan
+        needle = self.q.terms[0] if self.q.terms else self.needle.decode()
+        return grepscan.GrepJob(self.grep, lf.path, lf.compressed, needle, ignore_case=bool(self.q.terms))
+
+    def file_entries(self, lf: LogFile, start: int = 0, job=None):
         q = self.q
+        if job is not None or self._greps(lf):
+            yield from self._grep_entries(job or self._grep_job(lf))
+            return
         try:
             f = open(lf.path, "rb")
         except FileNotFoundError:  # rotated or removed since it was listed
             return
         with f:
-            if self.grep and not lf.live and not (q.since is not None and not lf.compressed):
-                yield from self._grep_entries(lf)
-                return
             if lf.compressed:
                 blocks = _gz_blocks(f)
             else:
@@ -171,6 +189,9 @@ class Reader:
                     last_ts = entry.ts if entry.ts is not None else last_ts
                     if q.matches(entry):
                         yield entry
+                if self.past_until:
+                    self.past_until = False
+                    return
                 block_end = _last_time(block)
                 if block_end is not None:
                     last_ts = block_end
@@ -179,24 +200,16 @@ class Reader:
                 if q.until is not None and block_end is not None and block_end > q.until + SLACK:
                     return  # time order: nothing later in this file can match
 
-    def _grep_entries(self, lf: LogFile):
+    def _grep_entries(self, job):
         """The matching entries of an archive, with grep finding the candidate lines."""
-        from cellsrun import grepscan
         q = self.q
         last_ts = None
-        context = []  # lines grep showed before the next match, parsed only if needed
-        needle = q.terms[0] if q.terms else self.needle.decode()
-        for is_match, raw in grepscan.candidate_lines(self.grep, lf.path, lf.compressed, needle,
-                                                      ignore_case=bool(q.terms)):
-            if not is_match:
-                context.append(raw)
-                continue
+        for raw, before in job.lines():
             e = parse_line(raw.decode("utf-8", "replace"))
-            if e.ts is None:  # the nearest entry before it: in the context, else the last match
+            if e.ts is None:  # the nearest entry before it: in grep's context, else the last match
                 e.ts = next((ts for ts in (parse_line(c.decode("utf-8", "replace")).ts
-                                           for c in reversed(context)) if ts is not None), last_ts)
+                                           for c in before()) if ts is not None), last_ts)
             last_ts = e.ts
-            context.clear()
             if q.terms and not q.matches_text(e.raw.lower()):
                 continue
             if q.until is not None and e.ts is not None and e.ts > q.until + SLACK:
@@ -209,12 +222,16 @@ class Reader:
         A line without a time of its own takes the time of the line before it."""
         q = self.q
         if self.needle is None:
+            stop = q.until + SLACK if q.until is not None else None
             for raw in block.split(b"\n")[:-1]:
                 e = parse_line(raw.decode("utf-8", "replace"))
                 if e.ts is None:
                     e.ts = last_ts
                 else:
                     last_ts = e.ts
+                    if stop is not None and e.ts > stop:
+                        self.past_until = True  # time order: the rest of this file is later
+                        return
                 if not q.terms or q.matches_text(e.raw.lower()):
                     yield e
             return

@@ -15,20 +15,39 @@ LEVELS = ["info"] * 12 + ["debug"] * 4 + ["warn"] * 2 + ["error"]
 
 def lines(fmt: str, n: int, day: str = "2026-11-27", seed: int = 1) -> list[bytes]:
     """``n`` distinct lines of one day in time order (json or console)."""
+    return list(iter_lines(fmt, n, day, seed))
+
+
+def iter_lines(fmt: str, n: int, day: str = "2026-11-27", seed: int = 1):
     rnd = random.Random(seed)
-    out = []
     for i in range(n):
         secs = i * 86400 // n
         ts_ms = f"{day}T{secs // 3600:02d}:{secs // 60 % 60:02d}:{secs % 60:02d}.{rnd.randrange(1000):03d}"
         lg, user, msg, lvl = rnd.choice(LOGGERS), rnd.choice(USERS), rnd.choice(MSGS), rnd.choice(LEVELS)
         ip = f"10.0.{rnd.randrange(10)}.{rnd.randrange(1, 250)}"
         if fmt == "json":
-            out.append(('{"level":"%s","ts":"%s+01:00","logger":"%s","msg":"%s","RemoteAddress":"%s",'
-                        '"UserName":"%s","MsgId":"%d"}\n' % (lvl, ts_ms[:19], lg, msg, ip, user, i)).encode())
+            yield ('{"level":"%s","ts":"%s+00:00","logger":"%s","msg":"%s","RemoteAddress":"%s",'
+                   '"UserName":"%s","MsgId":"%d"}\n' % (lvl, ts_ms[:19], lg, msg, ip, user, i)).encode()
         else:
-            out.append(('%sZ\t%s\t%s\t%s\t{"RemoteAddress": "%s", "UserName": "%s", "MsgId": "%d"}\n'
-                        % (ts_ms, lvl.upper(), lg, msg, ip, user, i)).encode())
-    return out
+            yield ('%sZ\t%s\t%s\t%s\t{"RemoteAddress": "%s", "UserName": "%s", "MsgId": "%d"}\n'
+                   % (ts_ms, lvl.upper(), lg, msg, ip, user, i)).encode()
+
+
+def write_day(path: str, fmt: str, n: int, day: str, seed: int = 1) -> str:
+    """A day of ``n`` lines in time order at ``path`` (kept as a cache if it exists)."""
+    if os.path.exists(path):
+        return path
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        batch = []
+        for line in iter_lines(fmt, n, day, seed):
+            batch.append(line)
+            if len(batch) >= 10000:
+                f.write(b"".join(batch))
+                batch.clear()
+        f.write(b"".join(batch))
+    os.replace(tmp, path)
+    return path
 
 
 def make_file(path: str, fmt: str, size: int) -> str:
