@@ -46,50 +46,47 @@ def select_files(directory: str, name: str, first: _dt.date | None, last: _dt.da
     return files
 
 
-def _plain_blocks(f, start: int):
-    """Blocks of complete lines from a plain file from offset ``start``; a partial last line
-    is left out (the rotator is still writing it). Yields (block, offset_after_block)."""
-    f.seek(start)
+def _whole_lines(chunks, start: int = 0, complete_last: bool = False):
+    """Re-cut byte ``chunks`` into blocks that end on a newline; yields (block, offset after it).
+    A partial last line is left out (a live file: the rotator is still writing it), or with
+    ``complete_last`` given a newline (an archive's last line)."""
     pos = start
     carry = b""
-    while True:
-        data = f.read(BLOCK)
-        if not data:
-            return
+    for data in chunks:
         data = carry + data if carry else data
         cut = data.rfind(b"\n") + 1
         carry = data[cut:]
         if cut:
             pos += cut
             yield data[:cut], pos
-        elif len(carry) > 64 * BLOCK:  # a giant line: give it up as it is
-            pos += len(carry)
-            yield carry + b"\n", pos
-            carry = b""
+    if carry and complete_last:
+        yield carry + b"\n", pos + len(carry)
+
+
+def _plain_blocks(f, start: int):
+    f.seek(start)
+    return _whole_lines(iter(lambda: f.read(BLOCK), b""), start)
 
 
 def _gz_blocks(f):
+    return _whole_lines(_gunzip(f), complete_last=True)
+
+
+def _gunzip(f):
+    """Decompressed chunks of at most BLOCK bytes (bounded memory whatever the ratio)."""
     import zlib
     d = zlib.decompressobj(31)
-    carry = b""
     while True:
         data = d.unconsumed_tail or f.read(BLOCK // 4)
         if not data:
-            break
+            return
         out = d.decompress(data, BLOCK)
         if d.eof and d.unused_data:  # a second gzip member follows
             rest = d.unused_data
             d = zlib.decompressobj(31)
             out += d.decompress(rest, BLOCK)
-        if not out:
-            continue
-        out = carry + out if carry else out
-        cut = out.rfind(b"\n") + 1
-        carry = out[cut:]
-        if cut:
-            yield out[:cut], 0
-    if carry:
-        yield carry + b"\n", 0
+        if out:
+            yield out
 
 
 def _first_time_after(f, offset: int) -> float | None:

@@ -48,19 +48,19 @@ class Supervisor:
 
     def start(self, name: str) -> None:
         """Start ``name`` (without waiting); already started is fine."""
-        try:
-            self.rpc.startProcess(name, False)
-        except xmlrpc.client.Fault as e:
-            if "ALREADY_STARTED" not in e.faultString:
-                raise RuntimeFailure(f"supervisord cannot start {name}: {e.faultString}") from e
+        self._change("startProcess", name, False, fine="ALREADY_STARTED")
 
     def stop(self, name: str) -> None:
         """Stop ``name`` and wait for it (supervisord escalates TERM to KILL by itself)."""
+        self._change("stopProcess", name, True, fine="NOT_RUNNING")
+
+    def _change(self, method: str, name: str, wait: bool, fine: str) -> None:
+        """Call start/stopProcess; the fault ``fine`` means it was so already."""
         try:
-            self.rpc.stopProcess(name, True)
+            getattr(self.rpc, method)(name, wait)
         except xmlrpc.client.Fault as e:
-            if "NOT_RUNNING" not in e.faultString:
-                raise RuntimeFailure(f"supervisord cannot stop {name}: {e.faultString}") from e
+            if fine not in e.faultString:
+                raise RuntimeFailure(f"supervisord: {method}({name}) failed: {e.faultString}") from e
 
     def tail(self, name: str, nbytes: int = 4000) -> str:
         """The end of what supervisord kept of ``name``'s own output."""

@@ -54,11 +54,10 @@ def test_hostile_bytes_pass_through_raw(tmp_path):
 
 
 def test_json_format_makes_every_line_an_object(tmp_path):
-    samples = Path(__file__).resolve().parent.parent.parent / "shared" / "samples" / "cells-json.log"
+    samples = Path(__file__).resolve().parent / "data" / "cells-json.log"
     objects = [b'{"level":"info","ts":"2026-11-27T13:32:18+01:00","logger":"pydio.grpc.auth","msg":"Login","UserName":"jenny"}',
                b'  {"spaced": true}  ', b'{"cr": 1}\r', b'{"nested":{"a":[1,2,{"b":null}]}}']
-    if samples.exists():
-        objects += samples.read_bytes().splitlines()
+    objects += samples.read_bytes().splitlines()
     others = [b"panic: runtime error: invalid memory address", b"\tgoroutine 1 [running]:",
               b'{"broken": ', b"[1, 2, 3]", b'"just a string"', b"", b"   ", b'{"a":1}{"b":2}',
               b"bad \xff utf8", b'{"bad":"\xff"}', b"nul\x00here", b"\x1b[31mansi\x1b[0m", b"{}x"]
