@@ -260,3 +260,13 @@ def test_config_supervisor_prints_program_blocks(home):
     text = r.stdout.decode()
     assert r.returncode == 0 and "[program:cells]" in text and "[program:cells-logs]" in text
     assert "cellsrun exec --output" in text.replace(sys.executable + " -m ", "")
+
+
+def test_command_with_percent_spaces_and_quotes_reaches_the_service_untouched(home):
+    text = "100% sure it's \"fine\"; $HOME `id` *"
+    r = start(home, "--", sys.executable, "-c",
+              f"import sys, time; print(sys.argv[1], flush=True); time.sleep(600)", text)
+    assert r.returncode == 0, r.stderr
+    live = home / "logs" / "cells.out"
+    wait_for(lambda: live.exists() and live.read_bytes(), 20, "the service's line", lambda: live)
+    assert live.read_text() == text + "\n"  # no shell expanded anything, % survived supervisord

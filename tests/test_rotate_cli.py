@@ -287,3 +287,29 @@ def test_full_disk_holds_data_applies_backpressure_and_resumes(tmp_path, tiny_fs
     assert rot.stop() == 0
     seen = [json.loads(l)["msg"].split()[0] for l in (logs / "cells.out").read_bytes().splitlines()]
     assert seen == [f"seq={i}" for i in range(total)]
+
+
+def test_utc_days_instead_of_local_days(tmp_path):
+    """A cells.out last written 1 min before today's UTC midnight: with --utc it is yesterday's
+    and gets archived at start; in a local zone where that minute is today, it is kept."""
+    import datetime as dt
+    now = dt.datetime.now(dt.timezone.utc)
+    midnight = dt.datetime.combine(now.date(), dt.time(), dt.timezone.utc)
+    t = midnight.timestamp() - 60
+    since = (now - midnight).total_seconds()
+    east = 14 * 3600 if since < 10 * 3600 else 86400 - int(since + 1800) // 60 * 60
+    tz = f"XYZ-{east // 3600:02d}:{east // 60 % 60:02d}"  # local = UTC + east: t and now share a day
+    for utc in (True, False):
+        d = tmp_path / ("utc" if utc else "local")
+        d.mkdir()
+        (d / "cells.out").write_bytes(b"late yesterday (UTC)\n")
+        os.utime(d / "cells.out", (t, t))
+        r = run("rotate", "--dir", str(d), "--compress", "none", *(["--utc"] if utc else []),
+                input=b"now\n", env=child_env(TZ=tz))
+        assert r.returncode == 0, r.stderr
+        archives = sorted(p.name for p in d.iterdir() if p.name != "cells.out")
+        if utc:
+            assert archives == [f"cells.out.{(midnight - dt.timedelta(days=1)).date()}"], archives
+            assert (d / "cells.out").read_bytes() == b"now\n"
+        else:
+            assert archives == [] and (d / "cells.out").read_bytes() == b"late yesterday (UTC)\nnow\n"

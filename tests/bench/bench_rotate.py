@@ -93,6 +93,7 @@ def throughput(srcs: dict, runs: int, out: Path, nlines: dict) -> list[dict]:
         base = None
         for name, (argv, fmt) in table.items():
             reset(out)
+            os.sync()  # each tool starts with no writeback pending from the one before
             dt, kib = run_pipe(srcs[fmt], argv)
             mbps = os.path.getsize(srcs[fmt]) / dt / 1e6
             if base is None:
@@ -123,6 +124,7 @@ def with_compression(src: str, runs: int, out: Path) -> dict:
             logs.mkdir()
             if case == "busy":
                 shutil.copyfile(src, logs / "cells.out.2026-11-20")  # gzipped from the start
+            os.sync()  # the set-up's dirty pages are not this measurement's to write back
             fifo = out / "in.fifo"
             rot = subprocess.Popen(CELLSRUN + ["rotate", "--input", str(fifo), "--dir", str(logs),
                                                "--keep-days", "0"])
