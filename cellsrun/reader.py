@@ -143,12 +143,15 @@ class Reader:
             from cellsrun import grepscan
             self.grep = grepscan.available()
 
+    AHEAD = 2  # grep jobs running ahead of the file being parsed (the machine has 2+ cores)
+
     def entries(self, files: list[LogFile]):
-        ahead = {}  # grep jobs started for the next file while this one is parsed
+        ahead = {}  # grep jobs started for the next files while this one is parsed
         try:
             for i, lf in enumerate(files):
-                if i + 1 < len(files) and self._greps(files[i + 1]):
-                    ahead[files[i + 1].path] = self._grep_job(files[i + 1])
+                for nxt in files[i:i + 1 + self.AHEAD]:
+                    if nxt.path not in ahead and self._greps(nxt):
+                        ahead[nxt.path] = self._grep_job(nxt)
                 yield from self.file_entries(lf, job=ahead.pop(lf.path, None))
         finally:
             for job in ahead.values():
