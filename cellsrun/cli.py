@@ -120,11 +120,13 @@ def _start_flags(args) -> dict:
     return flags
 
 
-def _run_start(args) -> int:
+def _run_start(args, restart: bool = False) -> int:
     from cellsrun.launcher import Launcher
     flags = _start_flags(args)
     s = _settings(args, flags)
     launcher = Launcher(s)
+    if restart:
+        launcher.stop()
     launcher.start()
     if flags:
         s.save_file()
@@ -132,15 +134,7 @@ def _run_start(args) -> int:
 
 
 def _run_restart(args) -> int:
-    from cellsrun.launcher import Launcher
-    flags = _start_flags(args)
-    s = _settings(args, flags)
-    launcher = Launcher(s)
-    launcher.stop()
-    launcher.start()
-    if flags:
-        s.save_file()
-    return _print_status(launcher, as_json=False)
+    return _run_start(args, restart=True)
 
 
 def _add_stop(p: argparse.ArgumentParser) -> None:

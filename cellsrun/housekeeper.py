@@ -16,7 +16,7 @@ import sys
 import threading
 
 from cellsrun.archive import GZ, ArchiveNames
-from cellsrun.compress import gzip_archive, is_busy
+from cellsrun.compress import is_busy
 from cellsrun.retention import apply_retention
 
 
@@ -116,7 +116,3 @@ class Housekeeper:
         if self._child.wait() != 0 and not self._stop.is_set():
             self.warn(f"compressing {filename} failed; it stays uncompressed until the next start")
         self._child = None
-
-    def gzip(self, filename: str) -> str | None:
-        """Compress one archive in this process (what the child does)."""
-        return gzip_archive(self.directory, filename, self.level)

@@ -11,8 +11,9 @@ Two paths, chosen once:
   A partial last line waits in memory for its end; the live file always ends on
   a line boundary, so a rotation can happen at once.
 
-Lines longer than ``max_line`` are cut into pieces of that size (memory stays
-bounded). Signals: TERM/INT finish the current line if its end is already on its
+Lines longer than ``max_line`` are cut into pieces of that size in the framed path
+(memory stays bounded); raw bytes never sit in memory, so there a long line is cut
+only where a rotation falls inside it. Signals: TERM/INT finish the current line if its end is already on its
 way, write everything read and return 0; HUP reopens the live file.
 """
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-import time
 
 from cellsrun.entries import LEVELS, RANK
 
@@ -108,7 +107,3 @@ class Query:
         if self.ip is not None and e.ip != self.ip:
             return False
         return True
-
-
-def now() -> float:
-    return time.time()

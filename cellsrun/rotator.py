@@ -61,7 +61,6 @@ class Rotator:
         self.stall = stall or Stall()
         self.day: _dt.date | None = None   # the day the live file holds
         self.next_rotation = float("inf")  # epoch second at which that day ends
-        self.last_rotation: float | None = None
         self._fd = -1
         self._size = 0
         self._stalled = False
@@ -178,7 +177,6 @@ class Rotator:
             archived = self._archive(old_day)
         # max(): after a clock jump back the day never goes backwards.
         self._open_live(max(self.clock.day_of(now), old_day + _dt.timedelta(days=1)), now)
-        self.last_rotation = now
         return archived
 
     def _archive(self, day: _dt.date) -> str:
@@ -199,7 +197,3 @@ class Rotator:
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
-
-    @property
-    def size(self) -> int:
-        return self._size

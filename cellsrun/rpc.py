@@ -8,9 +8,8 @@ import xmlrpc.client
 
 from cellsrun.errors import RuntimeFailure
 
-# Process states (supervisor.states.ProcessStates names).
-RUNNING, STARTING, BACKOFF, FATAL, EXITED, STOPPED, STOPPING = (
-    "RUNNING", "STARTING", "BACKOFF", "FATAL", "EXITED", "STOPPED", "STOPPING")
+# Process states that the launcher waits for (supervisor.states.ProcessStates names).
+RUNNING, BACKOFF, FATAL, EXITED = "RUNNING", "BACKOFF", "FATAL", "EXITED"
 
 
 class Supervisor:
