@@ -270,3 +270,18 @@ def test_command_with_percent_spaces_and_quotes_reaches_the_service_untouched(ho
     live = home / "logs" / "cells.out"
     wait_for(lambda: live.exists() and live.read_bytes(), 20, "the service's line", lambda: live)
     assert live.read_text() == text + "\n"  # no shell expanded anything, % survived supervisord
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGQUIT])
+def test_demo_exits_cleanly_on_term_int_quit(sig):
+    p = subprocess.Popen([sys.executable, "-m", "cellsrun", "demo", "--rate", "100"], stdout=subprocess.PIPE,
+                         env=child_env())
+    seen = [p.stdout.readline() for _ in range(3)]  # helpers write too; the demo itself soon
+    assert any(b'"MsgId"' in line for line in seen), seen
+    helpers = psutil.Process(p.pid).children()
+    assert len(helpers) == 2
+    p.send_signal(sig)
+    assert p.wait(10) == 0
+    p.stdout.close()
+    wait_for(lambda: not [h for h in helpers if h.is_running() and h.status() != psutil.STATUS_ZOMBIE],
+             10, "the demo's helpers to exit", lambda: helpers)

@@ -286,3 +286,35 @@ def test_grep_and_pure_python_paths_agree(logdir, args):
     without = logs(logdir, *args, "--json", env=child_env(TZ="UTC", CELLSRUN_GREP="0"))
     assert with_grep.returncode == without.returncode == 0, with_grep.stderr + without.stderr
     assert with_grep.stdout == without.stdout
+
+
+def test_on_a_terminal_rows_fit_the_width_and_levels_are_coloured(logdir):
+    import pty
+    import struct
+    import fcntl
+    import termios
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    p = subprocess.Popen(cellsrun_cmd("logs", "--dir", str(logdir), "--day", str(DAYS[0])),
+                         stdin=slave, stdout=slave, stderr=slave, env=ENV)
+    os.close(slave)
+    data = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the other side closed
+            break
+        if not chunk:
+            break
+        data += chunk
+    assert p.wait(30) == 0
+    os.close(master)
+    rows = data.decode().replace("\r", "").splitlines()
+    plain = [re.sub(r"\x1b\[[0-9;]*m", "", r) for r in rows]
+    assert plain[0].split() == ["Date", "Level", "IP", "User", "Service", "Message"]
+    assert max(len(r) for r in plain) <= 100
+    assert any(r.startswith("\x1b[31m") and "ERROR" in r for r in rows)  # errors in red
+    assert not any("\x1b" in r for r in rows if " INFO " in r)
+
+
+import re  # noqa: E402  (used by the terminal test above)
