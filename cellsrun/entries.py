@@ -19,6 +19,9 @@ LEVELS = ["debug", "info", "warn", "error", "dpanic", "panic", "fatal"]
 RANK = {name: i for i, name in enumerate(LEVELS)}
 RANK["warning"] = RANK["warn"]
 
+# json's C scanner, called directly: json.loads adds two regex passes per call, and a
+# fields object is decoded for every console line read.
+_scan_json = json.JSONDecoder().scan_once
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _LOGGER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-/:]*\Z")
 _TIME_START = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d")
@@ -130,9 +133,9 @@ def _parse_console(line: str) -> Entry | None:
         cut = rest.rfind("\t{")
         if cut >= 0:
             try:
-                parsed = json.loads(rest[cut + 1:])
-                if isinstance(parsed, dict):
+                parsed, end = _scan_json(rest, cut + 1)
+                if isinstance(parsed, dict) and end == len(rest):
                     fields, rest = parsed, rest[:cut]
-            except ValueError:
+            except (ValueError, StopIteration):
                 pass
     return Entry(line, "console", ts, parts[0], level, logger, rest.strip("\t"), fields)

@@ -3,8 +3,8 @@ the detail window, and per-hour statistics."""
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
+import time as _time
 
 COLUMNS = ("Date", "Level", "IP", "User", "Service", "Message")
 _COLOURS = {"debug": "\x1b[2m", "warn": "\x1b[33m", "error": "\x1b[31m", "dpanic": "\x1b[31;1m",
@@ -22,7 +22,7 @@ def local_time(ts: float | None) -> str:
     second = int(ts // 1)
     if _last_second[0] != second:
         _last_second[0] = second
-        _last_second[1] = _dt.datetime.fromtimestamp(second).strftime("%Y-%m-%d %H:%M:%S")
+        _last_second[1] = "%04d-%02d-%02d %02d:%02d:%02d" % _time.localtime(second)[:6]
     return _last_second[1]
 
 
