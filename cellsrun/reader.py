@@ -167,7 +167,8 @@ class Reader:
         needle = self.q.terms[0] if self.q.terms else self.needle.decode()
         return grepscan.GrepJob(self.grep, lf.path, lf.compressed, needle, ignore_case=bool(self.q.terms))
 
-    def file_entries(self, lf: LogFile, start: int = 0, job=None):
+    def file_entries(self, lf: LogFile, job=None):
+        """The matching entries of one file (``job``: its grep, if already started)."""
         q = self.q
         if job is not None or self._greps(lf):
             yield from self._grep_entries(job or self._grep_job(lf))
@@ -180,8 +181,7 @@ class Reader:
             if lf.compressed:
                 blocks = _gz_blocks(f)
             else:
-                if q.since is not None and not start:
-                    start = seek_time(f, os.fstat(f.fileno()).st_size, q.since)
+                start = seek_time(f, os.fstat(f.fileno()).st_size, q.since) if q.since is not None else 0
                 blocks = _plain_blocks(f, start)
             last_ts = None
             for block, pos in blocks:
@@ -218,8 +218,9 @@ class Reader:
                 yield e
 
     def _block_entries(self, block: bytes, last_ts):
-        """Entries of the lines of ``block`` that can match (all lines without a needle).
-        A line without a time of its own takes the time of the line before it."""
+        """Entries of the lines of ``block`` that can match: the lines holding the needle, or
+        every line when there is none (then there is no full text either: its first term is
+        the needle). A line without a time of its own takes the time of the line before it."""
         q = self.q
         if self.needle is None:
             stop = q.until + SLACK if q.until is not None else None
@@ -232,8 +233,7 @@ class Reader:
                     if stop is not None and e.ts > stop:
                         self.past_until = True  # time order: the rest of this file is later
                         return
-                if not q.terms or q.matches_text(e.raw.lower()):
-                    yield e
+                yield e
             return
         hay = block.lower() if self.lower else block
         find = hay.find
