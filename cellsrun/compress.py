@@ -21,7 +21,8 @@ import os
 import sys
 import zlib
 
-GZ, TMP = ".gz", ".tmp"
+from cellsrun.archive import GZ, TMP
+
 BLOCK = 1 << 20
 
 

@@ -26,7 +26,7 @@ class LineFramer:
         self.now = now
         self.max_line = max_line
         self.chunk = min(chunk, max_line)
-        self._buf = bytearray(chunk + max_line)
+        self._buf = bytearray(self.chunk + max_line)
         self._mv = memoryview(self._buf)
         self._n = 0  # bytes of a line started but not ended, at the buffer's front
 

@@ -15,7 +15,7 @@ import queue
 import sys
 import threading
 
-from cellsrun.archive import GZ, ArchiveNames
+from cellsrun.archive import GZ, TMP, ArchiveNames
 from cellsrun.compress import is_busy
 from cellsrun.retention import apply_retention
 
@@ -49,7 +49,7 @@ class Housekeeper:
         archives, temps = self.names.scan(self.directory)
         present = {a.filename for a in archives}
         for temp in temps:
-            plain = temp[:-len(GZ + ".tmp")]
+            plain = temp[:-len(GZ + TMP)]
             if is_busy(os.path.join(self.directory, plain)):
                 continue  # an orphaned compression of a previous run is still at work
             os.unlink(os.path.join(self.directory, temp))
