@@ -118,12 +118,8 @@ class Launcher:
     def _last_words(self, name: str, lines: int = 15) -> str:
         parts = [self.sup.tail(name)]
         if name == SERVICE:
-            try:
-                with open(self.s.live_file, "rb") as f:
-                    f.seek(max(0, os.fstat(f.fileno()).st_size - 4000))
-                    parts.append(f.read().decode("utf-8", "replace"))
-            except OSError:
-                pass
+            from cellsrun.status import read_tail
+            parts.append(read_tail(self.s.live_file, 4000) or "")
         text = "\n".join(p.strip("\n") for p in parts if p.strip())
         return "\n".join(text.splitlines()[-lines:]) or "(nothing)"
 

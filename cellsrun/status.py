@@ -27,13 +27,20 @@ def fifo_bytes(path: str) -> int | None:
         os.close(fd)
 
 
+def read_tail(path: str, nbytes: int) -> str | None:
+    """The last ``nbytes`` of a file as text, or None if it cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, os.fstat(f.fileno()).st_size - nbytes))
+            return f.read().decode("utf-8", "replace")
+    except OSError:
+        return None
+
+
 def last_rotation(log_dir: str) -> dict | None:
     """The last rotation the rotator logged (time and archive), from the end of its log."""
-    try:
-        with open(os.path.join(log_dir, ROTATE_LOG), "rb") as f:
-            f.seek(max(0, os.fstat(f.fileno()).st_size - 65536))
-            tail = f.read().decode("utf-8", "replace")
-    except OSError:
+    tail = read_tail(os.path.join(log_dir, ROTATE_LOG), 65536)
+    if tail is None:
         return None
     for line in reversed(tail.splitlines()):
         parts = line.split()
