@@ -5,7 +5,6 @@
 #
 #   --prefix DIR  install under DIR (default: $PREFIX, else ~/.local):
 #                 DIR/share/cellsrun/venv   the virtual environment
-#                 DIR/share/cellsrun/etc    the supervisord templates
 #                 DIR/bin/{cellsrun,supervisord,supervisorctl}  links
 #   --dev         install this checkout in editable mode, with the test tools
 #   --boot        add an @reboot crontab entry that runs `cellsrun start` (no systemd needed)
@@ -51,11 +50,8 @@ else
   "${pip[@]}" --upgrade "$here"
 fi
 
-# Templates: an installed cellsrun finds them beside its venv.
-rm -rf "$share/etc.new"
-cp -R "$here/etc" "$share/etc.new"
+# The supervisord templates ship inside the package (cellsrun/etc); an older install kept a copy here.
 rm -rf "$share/etc"
-mv "$share/etc.new" "$share/etc"
 
 for cmd in cellsrun supervisord supervisorctl; do
   ln -sfn "$venv/bin/$cmd" "$prefix/bin/$cmd"

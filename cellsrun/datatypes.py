@@ -6,6 +6,8 @@ names the bad value. They know nothing about argparse or files.
 
 import re
 
+from cellsrun import defaults
+
 _SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "kib": 1024,
                "m": 1024**2, "mb": 1024**2, "mib": 1024**2,
                "g": 1024**3, "gb": 1024**3, "gib": 1024**3,
@@ -37,3 +39,32 @@ def file_name(text: str) -> str:
     if not text or "/" in text or text in (".", "..") or "\0" in text:
         raise ValueError(f"invalid file name {text!r} (a bare name such as cells.out)")
     return text
+
+
+def bounded_int(text: str, low: int, high: int, what: str = "number") -> int:
+    """An integer from ``low`` to ``high`` inclusive; anything else is refused."""
+    try:
+        value = int(text)
+    except (TypeError, ValueError):
+        raise ValueError(f"invalid {what} {text!r} (a whole number)") from None
+    if not low <= value <= high:
+        raise ValueError(f"invalid {what} {text!r} (must be from {low} to {high})")
+    return value
+
+
+def keep_days(text: str) -> int:
+    """Days of archives to keep: 0 (keep all) to 36,500 (a hundred years)."""
+    return bounded_int(text, 0, defaults.MAX_KEEP_DAYS, "number of days")
+
+
+def seconds(text: str) -> int:
+    """Whole seconds from 0 to an hour (startsecs, stopwaitsecs)."""
+    return bounded_int(text, 0, defaults.MAX_SECS, "number of seconds")
+
+
+def max_line(text: str) -> int:
+    """The longest line kept whole, as a size: 1KiB to 1GiB."""
+    value = byte_size(text)
+    if not defaults.MIN_MAX_LINE_BYTES <= value <= 1 << 30:
+        raise ValueError(f"invalid line size {text!r} (must be from 1KiB to 1GiB)")
+    return value

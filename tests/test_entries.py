@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from cellsrun.entries import parse_line
-from cellsrun.query import Query, parse_day, parse_level, parse_moment
+from cellsrun.browse.entries import parse_line
+from cellsrun.browse.query import Query, parse_day, parse_level, parse_moment
 
 DATA = Path(__file__).resolve().parent / "data"
 

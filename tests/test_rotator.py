@@ -9,10 +9,10 @@ import pytest
 
 from cellsrun.archive import ArchiveNames
 from cellsrun.clock import Clock
-from cellsrun.compress import gzip_archive
-from cellsrun.housekeeper import Housekeeper
-from cellsrun.retention import apply_retention
-from cellsrun.rotator import Rotator
+from cellsrun.rotate.compress import gzip_archive
+from cellsrun.rotate.housekeeper import Housekeeper
+from cellsrun.rotate.retention import apply_retention
+from cellsrun.rotate.rotator import Rotator
 
 from conftest import listing
 

@@ -8,7 +8,7 @@ import pytest
 from cellsrun.archive import Archive, ArchiveNames
 from cellsrun.clock import Clock
 from cellsrun.datatypes import byte_size, file_name, non_negative_int
-from cellsrun.retention import select_expired
+from cellsrun.rotate.retention import select_expired
 
 D = dt.date.fromisoformat
 

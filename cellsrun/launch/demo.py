@@ -18,6 +18,8 @@ import signal
 import sys
 import time
 
+from cellsrun.defaults import PRODUCTION
+
 LOGGERS = ["pydio.grpc.auth", "pydio.rest.frontend", "pydio.grpc.data.sync", "pydio.rest.jobs",
            "pydio.gateway.proxy", "pydio.grpc.tasks", "pydio.grpc.mailer", "pydio.web.statics"]
 USERS = ["admin", "jenny", "marc", "alice", "li"]
@@ -108,7 +110,7 @@ def _child(name: str, fd: int, json_mode: bool, parent: int) -> None:
 
 def run_demo(log: str | None, rate: float, count: int = 0, children: int = 2) -> int:
     mode = log or os.environ.get("PYDIO_LOGS_LEVEL", "info")
-    json_mode = mode == "production"
+    json_mode = mode == PRODUCTION
     pids = []
     me = os.getpid()
     for i in range(children):

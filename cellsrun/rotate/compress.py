@@ -1,6 +1,6 @@
 """Crash-safe gzip of one archive, run as its own process by the housekeeper.
 
-    python -m cellsrun.compress DIRECTORY FILENAME [LEVEL]
+    python -m cellsrun.rotate.compress DIRECTORY FILENAME [LEVEL]
 
 A separate process, not a thread: a low-priority thread holding the GIL between
 deflate calls would stall the write path (measured: 0.2x throughput). The steps::

@@ -18,7 +18,7 @@ import time
 from collections import namedtuple
 
 from cellsrun.archive import ArchiveNames
-from cellsrun.entries import parse_line
+from cellsrun.browse.entries import parse_line
 
 BLOCK = 8 << 20
 SLACK = 10.0  # seconds of disorder tolerated around a period's ends (lines are near time order)
@@ -140,7 +140,7 @@ class Reader:
             self.lower = False
         self.grep = None
         if self.needle is not None:
-            from cellsrun import grepscan
+            from cellsrun.browse import grepscan
             self.grep = grepscan.available()
 
     AHEAD = 2  # grep jobs running ahead of the file being parsed (the machine has 2+ cores)
@@ -163,7 +163,7 @@ class Reader:
         return bool(self.grep) and not lf.live and not (self.q.since is not None and not lf.compressed)
 
     def _grep_job(self, lf: LogFile):
-        from cellsrun import grepscan
+        from cellsrun.browse import grepscan
         needle = self.q.terms[0] if self.q.terms else self.needle.decode()
         return grepscan.GrepJob(self.grep, lf.path, lf.compressed, needle, ignore_case=bool(self.q.terms))
 

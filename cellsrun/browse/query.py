@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as _dt
 import re
 
-from cellsrun.entries import LEVELS, RANK
+from cellsrun.browse.entries import LEVELS, RANK
 
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d|w)$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -40,11 +40,8 @@ def parse_moment(text: str, now: float, end_of_day: bool = False) -> float:
     if text == "now":
         return now
     if text in ("today", "yesterday") or re.fullmatch(r"\d{4}-\d\d-\d\d", text):
-        day = parse_day(text, now)
-        start = _dt.datetime.combine(day, _dt.time()).timestamp()
-        if not end_of_day:
-            return start
-        return _dt.datetime.combine(day + _dt.timedelta(days=1), _dt.time()).timestamp() - 1e-6
+        start, last = day_bounds(parse_day(text, now))
+        return last if end_of_day else start
     try:
         return _dt.datetime.fromisoformat(text.replace(" ", "T", 1)).timestamp()
     except ValueError:
@@ -107,3 +104,32 @@ class Query:
         if self.ip is not None and e.ip != self.ip:
             return False
         return True
+
+
+def day_bounds(day: _dt.date) -> tuple[float, float]:
+    """The first and the last instant (epoch seconds, inclusive) of a local day."""
+    start = _dt.datetime.combine(day, _dt.time()).timestamp()
+    return start, _dt.datetime.combine(day + _dt.timedelta(days=1), _dt.time()).timestamp() - 1e-6
+
+
+def build_query(now: float, *, terms=(), day=None, since=None, until=None, around=None,
+                minutes: float = 5, level=None, service=None, user=None, ip=None) -> Query:
+    """A :class:`Query` from the texts the user typed (the browser's flags, the page's URL).
+    The time filters narrow each other: --day, --since/--until and --around together give
+    the period all of them allow. Raises ValueError naming a bad value."""
+    lo = parse_moment(since, now) if since else None
+    hi = parse_moment(until, now, end_of_day=True) if until else None
+
+    def narrow(start: float, stop: float) -> None:
+        nonlocal lo, hi
+        lo = start if lo is None else max(lo, start)
+        hi = stop if hi is None else min(hi, stop)
+
+    if day:
+        narrow(*day_bounds(parse_day(day, now)))
+    if around:
+        if minutes < 0:
+            raise ValueError(f"invalid --minutes {minutes:g} (must be 0 or more)")
+        t = parse_moment(around, now)
+        narrow(t - minutes * 60, t + minutes * 60)
+    return Query(terms, lo, hi, parse_level(level) if level else None, service, user, ip)

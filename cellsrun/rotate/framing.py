@@ -13,7 +13,7 @@ import os
 class LineFramer:
     """Writes whole lines through ``guard`` to ``write``, holding back a partial last line.
 
-    ``guard``: a :class:`cellsrun.jsonguard.JsonGuard`. ``write(bytes-like)``: the
+    ``guard``: a :class:`cellsrun.rotate.jsonguard.JsonGuard`. ``write(bytes-like)``: the
     rotator's write. ``now()``: the wall clock, for wrapped lines. ``max_line``:
     bytes; a line that long without a newline is cut and written as a piece.
     ``chunk``: bytes read at most per call (never more than ``max_line``).

@@ -7,7 +7,7 @@ Two paths, chosen once:
   end) are bytes looked at: if the file does not end on a newline, the rest of
   the line is read and written to the old file first, so a line is never split.
 - **json, or input that is not a pipe**: chunks are read, cut after their last
-  newline, checked by :class:`cellsrun.jsonguard.JsonGuard` (json) and written.
+  newline, checked by :class:`cellsrun.rotate.jsonguard.JsonGuard` (json) and written.
   A partial last line waits in memory for its end; the live file always ends on
   a line boundary, so a rotation can happen at once.
 
@@ -26,65 +26,21 @@ import signal
 import stat
 import time
 
-from cellsrun.errors import RuntimeFailure, UsageError
+from cellsrun import defaults
+from cellsrun.fifo import open_fifo, raise_pipe_size
 
 CHUNK = 1 << 20
-PIPE_SIZE = 1 << 20
-F_SETPIPE_SZ = 1031
 MAX_WAIT = 60.0       # re-check the wall clock at least this often (it can jump)
 FINISH_GRACE = 1.0    # how long a rotation or stop waits for the rest of a started line
 
 
-def check_input(path: str | None) -> None:
-    """Refuse an ``--input`` that exists and is not a FIFO (before anything is touched)."""
-    if path is None:
-        return
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return
-    if not stat.S_ISFIFO(st.st_mode):
-        raise UsageError(f"--input {path} exists and is not a FIFO")
-
-
-def open_fifo(path: str, *, for_service: bool = False) -> int:
-    """Open the FIFO ``path`` read-write, creating it (mode 0600) if missing.
-
-    Read-write: the open never blocks, the rotator's side never sees end of input,
-    and the service's side never gets EPIPE while the rotator restarts; whatever is
-    buffered waits in the kernel. The rotator's fd is non-blocking and close-on-exec;
-    the service's (``for_service``) is neither: it becomes the service's stdout.
-    """
-    try:
-        os.makedirs(os.path.dirname(os.path.abspath(path)), 0o750, exist_ok=True)
-        os.mkfifo(path, 0o600)
-    except FileExistsError:
-        pass
-    except OSError as e:
-        raise RuntimeFailure(f"cannot create FIFO {path}: {e.strerror}") from e
-    if not stat.S_ISFIFO(os.lstat(path).st_mode):
-        raise UsageError(f"{path} exists and is not a FIFO")
-    flags = os.O_RDWR | os.O_NOFOLLOW
-    if not for_service:
-        flags |= os.O_NONBLOCK | os.O_CLOEXEC
-    return os.open(path, flags)
-
-
 def open_input(path: str | None) -> tuple[int, bool]:
-    """(fd, is_pipe) for ``--input PATH`` (see :func:`open_fifo`) or stdin."""
+    """(fd, is_pipe) for ``--input PATH`` (see :func:`cellsrun.fifo.open_fifo`) or stdin."""
     fd = 0 if path is None else open_fifo(path)
     is_pipe = stat.S_ISFIFO(os.fstat(fd).st_mode)
     if is_pipe:
         raise_pipe_size(fd)
     return fd, is_pipe
-
-
-def raise_pipe_size(fd: int, size: int = PIPE_SIZE) -> int:
-    """Ask for a ``size`` byte pipe buffer (1 MiB); returns what the kernel granted."""
-    try:
-        return fcntl.fcntl(fd, F_SETPIPE_SZ, size)
-    except OSError:
-        return 0
 
 
 class Signals:
@@ -117,14 +73,14 @@ class Signals:
 
 
 class Pump:
-    """Moves input to a :class:`cellsrun.rotator.Rotator` until end of input or a stop signal.
+    """Moves input to a :class:`cellsrun.rotate.rotator.Rotator` until end of input or a stop signal.
 
-    ``guard``: a :class:`cellsrun.jsonguard.JsonGuard` for ``--format json``, else None.
+    ``guard``: a :class:`cellsrun.rotate.jsonguard.JsonGuard` for ``--format json``, else None.
     ``max_line``: bytes; longer lines are cut.
     """
 
     def __init__(self, in_fd: int, is_pipe: bool, rotator, clock, signals: Signals, *,
-                 guard=None, max_line: int = 1 << 20):
+                 guard=None, max_line: int = defaults.MAX_LINE_BYTES):
         self.fd = in_fd
         self.rotator = rotator
         self.clock = clock
@@ -133,7 +89,7 @@ class Pump:
         self.splice = is_pipe and guard is None
         self.framer = None
         if guard is not None:
-            from cellsrun.framing import LineFramer
+            from cellsrun.rotate.framing import LineFramer
             self.framer = LineFramer(guard, rotator.write, clock.now, max_line=max_line, chunk=CHUNK)
         self._poll = select.poll()
         self._poll.register(in_fd, select.POLLIN)

@@ -12,10 +12,13 @@ import subprocess
 import sys
 import time
 
-from cellsrun import supervisor_conf
+from cellsrun.launch import supervisor_conf
 from cellsrun.errors import RuntimeFailure
-from cellsrun.rpc import BACKOFF, EXITED, FATAL, RUNNING, Supervisor
-from cellsrun.supervisor_conf import ROTATOR, SERVICE
+from cellsrun.launch.rpc import BACKOFF, EXITED, FATAL, RUNNING, Supervisor
+from cellsrun.defaults import ROTATOR, SERVICE
+from cellsrun.fifo import fifo_bytes
+from cellsrun.launch.processes import process_tree, supervisord_pid
+from cellsrun.launch.survey import read_tail
 
 DIR_MODE = 0o750
 SUPERVISORD_START_TIMEOUT = 15.0
@@ -35,19 +38,8 @@ class Launcher:
     # -- supervisord -----------------------------------------------------------------------
 
     def supervisord_pid(self) -> int | None:
-        """The pid in the pid file if that process is alive and is a supervisord; else None
-        (a stale pid file: the pid is gone or was reused by another program)."""
-        import psutil
-        try:
-            with open(self.s.pidfile) as f:
-                pid = int(f.read().strip())
-        except (OSError, ValueError):
-            return None
-        try:
-            cmdline = " ".join(psutil.Process(pid).cmdline())
-        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-            return None
-        return pid if "supervisord" in cmdline else None
+        """supervisord's pid, if its pid file names a live supervisord."""
+        return supervisord_pid(self.s.pidfile)
 
     def running(self) -> bool:
         return self.supervisord_pid() is not None and self.sup.alive()
@@ -118,7 +110,6 @@ class Launcher:
     def _last_words(self, name: str, lines: int = 15) -> str:
         parts = [self.sup.tail(name)]
         if name == SERVICE:
-            from cellsrun.status import read_tail
             parts.append(read_tail(self.s.live_file, 4000) or "")
         text = "\n".join(p.strip("\n") for p in parts if p.strip())
         return "\n".join(text.splitlines()[-lines:]) or "(nothing)"
@@ -130,7 +121,7 @@ class Launcher:
         if not self.running():
             return []
         import psutil
-        tree = _tree(self.sup.info(SERVICE).get("pid") or 0)
+        tree = process_tree(self.sup.info(SERVICE).get("pid") or 0)
         self.sup.stop(SERVICE)
         gone, alive = psutil.wait_procs(tree, timeout=self.s.stopwaitsecs + 5)
         for proc in alive:  # escaped the process group (setsid): not left behind either
@@ -145,7 +136,6 @@ class Launcher:
         return killed
 
     def _wait_fifo_drained(self, timeout: float = 10.0) -> None:
-        from cellsrun.status import fifo_bytes
         deadline = time.monotonic() + timeout
         while fifo_bytes(self.s.fifo) and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -166,14 +156,3 @@ class Launcher:
             except psutil.TimeoutExpired:
                 raise RuntimeFailure(f"supervisord (pid {pid}) did not exit") from None
 
-
-def _tree(pid: int) -> list:
-    """The process ``pid`` and all its descendants (psutil.Process objects)."""
-    import psutil
-    if not pid:
-        return []
-    try:
-        root = psutil.Process(pid)
-        return [root] + root.children(recursive=True)
-    except psutil.NoSuchProcess:
-        return []

@@ -28,7 +28,7 @@ def exec_service(fifo: str, argv: list[str], log: str | None, err=sys.stderr) ->
         # redirection, so that an operator finds it where the service's failures go.
         print(f"cellsrun exec: command not found: {argv[0]}", file=err, flush=True)
         return NOT_FOUND
-    from cellsrun.pump import open_fifo, raise_pipe_size
+    from cellsrun.fifo import open_fifo, raise_pipe_size
     fd = open_fifo(fifo, for_service=True)
     raise_pipe_size(fd)
     env = dict(os.environ)

@@ -1,7 +1,7 @@
 """Background work after a rotation: gzip the archive, then apply retention.
 
 A thread schedules the jobs; each gzip runs as a child process at a lower CPU
-priority (see :mod:`cellsrun.compress` for why and for its crash-safe steps), so
+priority (see :mod:`cellsrun.rotate.compress` for why and for its crash-safe steps), so
 the write path never waits for it. :meth:`Housekeeper.recover` (at start) removes
 a ``.gz.tmp`` left by a crash and redoes its archive, or removes a plain archive
 whose ``.gz`` was already renamed into place; an archive is always present
@@ -15,21 +15,22 @@ import queue
 import sys
 import threading
 
+from cellsrun import defaults
 from cellsrun.archive import GZ, TMP, ArchiveNames
-from cellsrun.compress import is_busy
-from cellsrun.retention import apply_retention
+from cellsrun.rotate.compress import is_busy
+from cellsrun.rotate.retention import apply_retention
 
 
 class Housekeeper:
     """Compresses archives and enforces retention in a background thread.
 
     ``compress``: "gzip" or "none". ``keep_days``/``max_total``: see
-    :func:`cellsrun.retention.select_expired`. ``today``: returns the current local date.
+    :func:`cellsrun.rotate.retention.select_expired`. ``today``: returns the current local date.
     ``warn(text)``: reports a failure (the thread never dies of one).
     """
 
-    def __init__(self, directory: str, names: ArchiveNames, *, compress: str = "gzip",
-                 keep_days: int = 0, max_total: int = 0, level: int = 6,
+    def __init__(self, directory: str, names: ArchiveNames, *, compress: str = defaults.COMPRESS,
+                 keep_days: int = defaults.KEEP_DAYS, max_total: int = 0, level: int = 6,
                  today: Callable, warn: Callable[[str], None] = lambda text: None):
         self.directory = directory
         self.names = names
@@ -111,7 +112,7 @@ class Housekeeper:
     def _gzip_in_child(self, filename: str) -> None:
         import subprocess  # here: a rotator that never rotates does not pay for the import
         self._child = subprocess.Popen(
-            [sys.executable, "-m", "cellsrun.compress", self.directory, filename, str(self.level)],
+            [sys.executable, "-m", "cellsrun.rotate.compress", self.directory, filename, str(self.level)],
             stdin=subprocess.DEVNULL, close_fds=True)
         if self._child.wait() != 0 and not self._stop.is_set():
             self.warn(f"compressing {filename} failed; it stays uncompressed until the next start")

@@ -8,10 +8,10 @@ import select
 import sys
 import time
 
+from cellsrun import defaults
 from cellsrun.errors import RuntimeFailure
-from cellsrun.rotator import Rotator, Stall
+from cellsrun.rotate.rotator import Rotator, Stall
 
-MAX_LINE = 1 << 20
 STOP_GRACE = 10.0   # seconds a stop waits for a full disk to take the held bytes
 
 
@@ -23,15 +23,15 @@ class RotateSettings:
     """
 
     def __init__(self, directory: str, *,
-                 name: str = "cells.out",     # the live file; archives are NAME.YYYY-MM-DD[.N][.gz]
+                 name: str = defaults.LIVE_NAME,  # the live file; archives are NAME.YYYY-MM-DD[.N][.gz]
                  input: str | None = None,    # a FIFO path (created 0600 if missing); None: stdin
-                 keep_days: int = 30,         # days of archives kept, by the date in their name; 0: all
+                 keep_days: int = defaults.KEEP_DAYS,  # days of archives kept, by the date in their name; 0: all
                  max_total: int = 0,          # bytes all archives may use together; 0: no limit
-                 compress: str = "gzip",      # "gzip" or "none"
+                 compress: str = defaults.COMPRESS,  # "gzip" or "none"
                  format: str = "raw",         # "raw": bytes as they come; "json": one object a line
                  utc: bool = False,           # days in UTC rather than local time (TZ)
                  logger: str = "",            # "logger" of wrapped json lines; default: NAME's stem
-                 max_line: int = MAX_LINE):   # bytes; longer lines are cut into pieces
+                 max_line: int = defaults.MAX_LINE_BYTES):  # bytes; longer lines are cut into pieces
         self.directory = directory
         self.name = name
         self.input = input
@@ -82,12 +82,14 @@ def run_rotate(settings: RotateSettings, clock=None) -> int:
     """Run until end of input (exit 0) or TERM/INT (exit 0). Raises CellsrunError."""
     # Imported here, not at the top: the framed path pulls in msgspec only when asked for.
     from cellsrun.clock import Clock
-    from cellsrun.housekeeper import Housekeeper
-    from cellsrun.pump import Pump, Signals, check_input, open_input
+    from cellsrun.rotationlog import format_rotated
+    from cellsrun.rotate.housekeeper import Housekeeper
+    from cellsrun.fifo import check_fifo_path
+    from cellsrun.rotate.pump import Pump, Signals, open_input
 
     if clock is None:
         clock = Clock(_dt.timezone.utc) if settings.utc else Clock()
-    check_input(settings.input)
+    check_fifo_path(settings.input)
     signals = Signals()
     signals.install()
     directory = settings.directory
@@ -107,15 +109,14 @@ def run_rotate(settings: RotateSettings, clock=None) -> int:
     def archived(filename: str) -> None:
         # One line per rotation in the rotator's own log (supervisord keeps it): when, and where to.
         stamp = _dt.datetime.fromtimestamp(clock.now(), clock.tz).astimezone(clock.tz)
-        print(f"cellsrun rotate: {stamp.isoformat(timespec='microseconds')} rotated "
-              f"{settings.name} to {filename}", file=sys.stderr, flush=True)
+        print(format_rotated(stamp, settings.name, filename), file=sys.stderr, flush=True)
         housekeeper.archived(filename)
 
     rotator.on_archive = archived
     housekeeper.start(pending)
     guard = None
     if settings.format == "json":
-        from cellsrun.jsonguard import JsonGuard
+        from cellsrun.rotate.jsonguard import JsonGuard
         guard = JsonGuard(settings.logger or settings.name.split(".")[0], clock)
     pump = Pump(fd, is_pipe, rotator, clock, signals, guard=guard, max_line=settings.max_line)
     try:

@@ -15,14 +15,10 @@ import os
 import shutil
 import sys
 
+from cellsrun import defaults
+from cellsrun.defaults import PRODUCTION, default_home
 from cellsrun.errors import UsageError
 
-SETTINGS_FILE = "cellsrun.toml"
-PRODUCTION = "production"
-
-
-def default_home(env=os.environ) -> str:
-    return env.get("CELLS_WORKING_DIR") or os.path.join(os.path.expanduser("~"), ".config", "pydio", "cells")
 
 
 class Settings:
@@ -46,14 +42,14 @@ class Settings:
     def __init__(self, home: str, log_dir: str | None = None):
         self.home = os.path.abspath(home)
         self.log_dir = os.path.abspath(log_dir) if log_dir else os.path.join(self.home, "logs")
-        self.log = "info"
+        self.log = defaults.DEFAULT_LOG_MODE
         self.command: list[str] = []
         self.demo = False
-        self.keep_days = 30
+        self.keep_days = defaults.KEEP_DAYS
         self.max_total = 0
-        self.compress = "gzip"
-        self.startsecs = 2
-        self.stopwaitsecs = 20
+        self.compress = defaults.COMPRESS
+        self.startsecs = defaults.STARTSECS
+        self.stopwaitsecs = defaults.STOPWAITSECS
 
     # -- derived paths ---------------------------------------------------------------------
 
@@ -71,7 +67,7 @@ class Settings:
 
     @property
     def fifo(self) -> str:
-        return os.path.join(self.run_dir, "cells.fifo")
+        return os.path.join(self.run_dir, defaults.FIFO_NAME)
 
     @property
     def conf(self) -> str:
@@ -79,11 +75,11 @@ class Settings:
 
     @property
     def settings_file(self) -> str:
-        return os.path.join(self.home, SETTINGS_FILE)
+        return os.path.join(self.home, defaults.SETTINGS_FILE)
 
     @property
     def live_file(self) -> str:
-        return os.path.join(self.log_dir, "cells.out")
+        return os.path.join(self.log_dir, defaults.LIVE_NAME)
 
     @property
     def json_logs(self) -> bool:

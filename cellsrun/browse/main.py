@@ -6,13 +6,15 @@ import os
 import sys
 from collections import deque
 
+from cellsrun.defaults import LIVE_NAME
 
-def run_logs(directory: str, query, *, name: str = "cells.out", fmt: str = "table", last: int = 0,
+
+def run_logs(directory: str, query, *, name: str = LIVE_NAME, fmt: str = "table", last: int = 0,
              reverse: bool = False, follow: bool = False, out=sys.stdout) -> int:
     """Print the matches; returns 0 if any matched, 1 if none. ``fmt``: table, json, csv,
     detail, stats or stats-json. ``last``: only the last N matches (0: all)."""
-    from cellsrun import output
-    from cellsrun.reader import Reader, follow as follow_live, select_files
+    from cellsrun.browse import output
+    from cellsrun.browse.reader import Reader, follow as follow_live, select_files
 
     tty = out.isatty() if hasattr(out, "isatty") else False
     width = os.get_terminal_size(out.fileno()).columns if tty else 120

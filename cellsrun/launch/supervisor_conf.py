@@ -12,22 +12,9 @@ import shlex
 import string
 import sys
 
+from cellsrun.defaults import LIVE_NAME, ROTATOR, SERVICE
 from cellsrun.errors import RuntimeFailure, UsageError
 
-SERVICE = "cells"
-ROTATOR = "cells-logs"
-
-
-def template_dir() -> str:
-    """Where the templates are: $CELLSRUN_ETC, the checkout's etc/, or the install's share/."""
-    candidates = [os.environ.get("CELLSRUN_ETC", ""),
-                  os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "etc"),
-                  os.path.join(os.path.dirname(sys.prefix), "etc")]  # <prefix>/share/cellsrun/etc
-    for path in candidates:
-        if path and os.path.isfile(os.path.join(path, "supervisord.conf.tmpl")):
-            return path
-    raise RuntimeFailure("supervisord templates not found (looked in: "
-                         + ", ".join(p for p in candidates if p) + "); reinstall with ./install.sh")
 
 
 def _value(text: str) -> str:
@@ -46,7 +33,7 @@ def cellsrun_argv() -> list[str]:
 
 
 def rotate_argv(s) -> list[str]:
-    argv = cellsrun_argv() + ["rotate", "--input", s.fifo, "--dir", s.log_dir, "--name", "cells.out",
+    argv = cellsrun_argv() + ["rotate", "--input", s.fifo, "--dir", s.log_dir, "--name", LIVE_NAME,
                               "--keep-days", str(s.keep_days), "--compress", s.compress,
                               "--format", "json" if s.json_logs else "raw", "--logger", SERVICE]
     if s.max_total:
@@ -60,9 +47,14 @@ def exec_argv(s, require_cells: bool = True) -> list[str]:
 
 
 def _render(name: str, values: dict) -> str:
-    path = os.path.join(template_dir(), name)
-    with open(path) as f:
-        return string.Template(f.read()).substitute(values)
+    """Fill in the template ``name`` shipped in the package's ``etc`` (the repo's top-level etc/)."""
+    from importlib import resources
+    try:
+        text = resources.files("cellsrun").joinpath("etc", name).read_text()
+    except OSError as e:
+        raise RuntimeFailure(f"cannot read the template {name} of this cellsrun installation: "
+                             f"{e.strerror or e}; reinstall cellsrun") from e
+    return string.Template(text).substitute(values)
 
 
 def programs(s, require_cells: bool = True) -> str:
@@ -84,6 +76,12 @@ def render(s) -> str:
         "socket": _value(s.socket), "pidfile": _value(s.pidfile), "home": _value(s.home),
         "log_dir": _value(s.log_dir), "programs": programs(s), "inet_http_server": "",
     })
+
+
+def system_blocks(s) -> str:
+    """What `cellsrun config --supervisor` prints: a header saying where it goes, the blocks."""
+    return (_render("system-header.conf.tmpl", {"home": s.home}) + "\n"
+            + programs(s, require_cells=False))
 
 
 def write(s) -> bool:

@@ -1,0 +1,44 @@
+"""Flags and handler of `cellsrun rotate` (the companion rotator)."""
+
+from __future__ import annotations
+
+import argparse
+
+from cellsrun import datatypes as dt
+from cellsrun import defaults
+from cellsrun.cli.flags import converter
+
+
+def add_rotate(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--input", metavar="FIFO", help="read this FIFO (created 0600 if missing, "
+                   "held open read-write); default: stdin, exit at end of input")
+    p.add_argument("--dir", metavar="DIR", help="log directory (default: $CELLS_LOG_DIR, else "
+                   "$CELLS_WORKING_DIR/logs, else ~/.config/pydio/cells/logs)")
+    p.add_argument("--name", default=defaults.LIVE_NAME, type=converter(dt.file_name, "name"),
+                   help=f"live file name (default: {defaults.LIVE_NAME})")
+    p.add_argument("--keep-days", type=converter(dt.keep_days, "keep-days"), default=defaults.KEEP_DAYS,
+                   metavar="N", help=f"remove archives dated more than N days ago "
+                   f"(default {defaults.KEEP_DAYS}; 0: never)")
+    p.add_argument("--max-total", type=converter(dt.byte_size, "max-total"), default=0,
+                   metavar="SIZE", help="remove the oldest archives while all exceed SIZE, e.g. 5GB "
+                   "(default 0: no limit)")
+    p.add_argument("--compress", choices=defaults.COMPRESSIONS, default=defaults.COMPRESS,
+                   help=f"compress archives (default {defaults.COMPRESS})")
+    p.add_argument("--format", choices=("raw", "json"), default="raw",
+                   help="raw: bytes as they come (default); json: every line one JSON object "
+                   "(other lines wrapped)")
+    p.add_argument("--utc", action="store_true", help="rotate at midnight UTC, not local time")
+    p.add_argument("--logger", default="", help="logger name in wrapped lines (default: NAME's stem)")
+    p.add_argument("--max-line", type=converter(dt.max_line, "max-line"),
+                   default=defaults.MAX_LINE_BYTES, metavar="SIZE",
+                   help="cut lines longer than SIZE (default 1MiB)")
+
+
+def run_rotate(args) -> int:
+    from cellsrun.rotate.main import RotateSettings, run_rotate as run
+    settings = RotateSettings(directory=args.dir or defaults.default_log_dir(), name=args.name,
+                              input=args.input, keep_days=args.keep_days,
+                              max_total=args.max_total, compress=args.compress,
+                              format=args.format, utc=args.utc, logger=args.logger,
+                              max_line=args.max_line)
+    return run(settings)

@@ -1,0 +1,1 @@
+"""The launcher: supervisord's configuration, lifecycle and status for one working dir."""

@@ -1,0 +1,52 @@
+"""How `cellsrun status` prints what :mod:`cellsrun.launch.survey` gathered."""
+
+from __future__ import annotations
+
+import json
+
+
+def render(data: dict) -> str:
+    """The status as a small table for people."""
+    lines = []
+    sd = data["supervisord"]
+    if sd["running"]:
+        lines.append(f"supervisord   running  pid {sd['pid']}  up {_duration(sd['uptime_s'])}  ({data['home']})")
+    else:
+        lines.append(f"supervisord   not running  ({data['home']})")
+    for p in data["programs"]:
+        up = f"up {_duration(p['uptime_s'])}" if p["uptime_s"] is not None else p["description"]
+        lines.append(f"{p['name']:<13} {p['state']:<8} pid {p['pid'] or '-':<8} {up}")
+    if data["service_tree"]:
+        lines.append("service processes:")
+        lines.append(f"  {'PID':>7} {'PPID':>7} {'RSS':>9} {'CPU%':>6}  NAME")
+        for r in data["service_tree"]:
+            lines.append(f"  {r['pid']:>7} {r['ppid']:>7} {_size(r['rss_bytes']):>9} "
+                         f"{r['cpu_percent']:>6.1f}  {r['name']}")
+    size = data["cells_out_bytes"]
+    lines.append(f"cells.out     {_size(size) if size is not None else 'missing'}  ({data['log_dir']})")
+    waiting = data["fifo_bytes"]
+    lines.append(f"FIFO waiting  {_size(waiting) if waiting is not None else 'no FIFO'}")
+    last = data["last_rotation"]
+    lines.append(f"last rotation {last['at'] + ' -> ' + last['archive'] if last else 'none yet'}")
+    lines.append(f"next rotation {data['next_rotation']}")
+    return "\n".join(lines)
+
+
+def as_json(data: dict) -> str:
+    return json.dumps(data, indent=2)
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def _duration(seconds) -> str:
+    seconds = int(seconds or 0)
+    d, rest = divmod(seconds, 86400)
+    h, rest = divmod(rest, 3600)
+    m, s = divmod(rest, 60)
+    return (f"{d}d " if d else "") + f"{h:02d}:{m:02d}:{s:02d}"

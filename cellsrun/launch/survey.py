@@ -1,0 +1,68 @@
+"""What `cellsrun status` gathers: supervisord, its programs, the service's processes, the logs.
+
+Plain data (what ``status --json`` prints); :mod:`cellsrun.launch.report` prints it for people.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import time
+
+from cellsrun.defaults import SERVICE
+from cellsrun.fifo import fifo_bytes
+from cellsrun.launch.processes import process_tree, supervisord_pid, tree_usage
+from cellsrun.rotationlog import last_rotation
+
+ROTATE_LOG = "cellsrun-rotate.log"   # the rotator's stderr, kept by supervisord in the log dir
+
+
+def read_tail(path: str, nbytes: int) -> str | None:
+    """The last ``nbytes`` of a file as text, or None if it cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, os.fstat(f.fileno()).st_size - nbytes))
+            return f.read().decode("utf-8", "replace")
+    except OSError:
+        return None
+
+
+def collect(s, sup) -> dict:
+    """Everything status shows for settings ``s`` and the supervisord client ``sup``."""
+    import psutil
+    from cellsrun.clock import Clock
+    now = time.time()
+    clock = Clock()
+    tail = read_tail(os.path.join(s.log_dir, ROTATE_LOG), 65536)
+    out = {"home": s.home, "log_dir": s.log_dir,
+           "supervisord": {"running": False, "pid": None, "uptime_s": None}, "programs": [],
+           "service_tree": [], "cells_out_bytes": None, "fifo_bytes": fifo_bytes(s.fifo),
+           "last_rotation": last_rotation(tail) if tail else None,
+           "next_rotation": _dt.datetime.fromtimestamp(
+               clock.next_day_start(clock.day_of(now), now)).astimezone().isoformat()}
+    try:
+        out["cells_out_bytes"] = os.lstat(s.live_file).st_size
+    except OSError:
+        pass
+    pid = supervisord_pid(s.pidfile)
+    if pid is None or not sup.alive():
+        return out
+    out["supervisord"] = {"running": True, "pid": pid,
+                          "uptime_s": round(now - psutil.Process(pid).create_time(), 1)}
+    service_pid = 0
+    for info in sup.all_info():
+        running = info["statename"] == "RUNNING"
+        out["programs"].append({"name": info["name"], "state": info["statename"],
+                                "pid": info["pid"] or None,
+                                "uptime_s": info["now"] - info["start"] if running else None,
+                                "description": info["description"]})
+        if info["name"] == SERVICE and running:
+            service_pid = info["pid"]
+    out["service_tree"] = tree_usage(process_tree(service_pid))
+    return out
+
+
+def exit_code(data: dict) -> int:
+    """status exits 0 when the service is RUNNING, 1 otherwise."""
+    states = {p["name"]: p["state"] for p in data["programs"]}
+    return 0 if states.get(SERVICE) == "RUNNING" else 1
