@@ -42,6 +42,7 @@ class RotateSettings:
         self.utc = utc
         self.logger = logger
         self.max_line = max_line
+        self.exit_with_parent = False  # under supervisord: end after the service when it dies
 
 
 class WarnAndWait(Stall):
@@ -104,6 +105,9 @@ def run_rotate(settings: RotateSettings, clock=None) -> int:
                               today=clock.today, warn=warn)
     rotator.open()
     fd, is_pipe = open_input(settings.input)
+    if settings.exit_with_parent and settings.input:  # after the TERM handler and the input
+        from cellsrun.parentdeath import FollowParent
+        FollowParent(settings.input).install()
     pending = housekeeper.recover()
 
     def archived(filename: str) -> None:
