@@ -3,6 +3,10 @@
 supervisord runs the rotator (``cells-logs``) and the service (``cells``, via
 `cellsrun exec`) as configured in <home>/supervisord.conf. Plain ``supervisorctl -c
 <home>/supervisord.conf ...`` works on the same supervisord.
+
+Processes of the working dir that a dead supervisord left behind (see
+:mod:`cellsrun.launch.orphans`) are ended by `start` before it starts anything, and by
+`stop`; `start` refuses a working dir whose programs run under another supervisord.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from cellsrun.launch import supervisor_conf
 from cellsrun.errors import RuntimeFailure
 from cellsrun.launch.rpc import BACKOFF, EXITED, FATAL, RUNNING, Supervisor
 from cellsrun.defaults import ROTATOR, SERVICE
-from cellsrun.fifo import fifo_bytes
+from cellsrun.fifo import fifo_bytes, open_fifo
+from cellsrun.launch import orphans
 from cellsrun.launch.processes import process_tree, supervisord_pid
 from cellsrun.launch.survey import read_tail
 
@@ -44,12 +49,19 @@ class Launcher:
     def running(self) -> bool:
         return self.supervisord_pid() is not None and self.sup.alive()
 
-    def _prepare(self) -> None:
+    def _prepare(self, conf_text: str) -> list[str]:
+        """Create the working dir's directories and write supervisord.conf; returns what
+        did not exist before (for :meth:`_undo`)."""
+        created = [p for p in (self.s.home, self.s.run_dir, self.s.log_dir, self.s.conf)
+                   if not os.path.lexists(p)]
         for path in (self.s.home, self.s.run_dir, self.s.log_dir):
+            top = _topmost_missing(path)
             try:
                 os.makedirs(path, DIR_MODE, exist_ok=True)
             except OSError as e:
                 raise RuntimeFailure(f"cannot create {path}: {e.strerror}") from e
+            if top and top not in created:
+                created.append(top)
             if not os.access(path, os.W_OK | os.X_OK):
                 raise RuntimeFailure(f"working dir {path} is not writable")
         # supervisord creates its log before applying its umask: make it 0640 first.
@@ -57,9 +69,25 @@ class Launcher:
                      os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o640)
         os.close(fd)
         try:
-            supervisor_conf.write(self.s)
+            supervisor_conf.write(self.s, conf_text)
         except OSError as e:
             raise RuntimeFailure(f"cannot write {self.s.conf}: {e.strerror}") from e
+        return created
+
+    def _undo(self, created: list[str], launched: bool) -> None:
+        """After a failed start, remove what it created. Once supervisord ran, the log dir
+        stays: the error names its files, and the service may have written lines there."""
+        import shutil
+        for path in reversed(created):
+            if launched and _holds(path, self.s.log_dir):
+                continue
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
 
     def _launch_supervisord(self) -> None:
         for stale in (self.s.pidfile, self.s.socket):  # left by a crash or a reboot
@@ -83,18 +111,41 @@ class Launcher:
     def start(self) -> None:
         """Render, start supervisord if needed, start the rotator then the service, wait for RUNNING.
 
-        A service that dies while starting (BACKOFF, FATAL, EXITED) is a RuntimeFailure that
-        shows its last output; what this call started is stopped again.
+        Before anything runs, processes of this working dir left by a dead supervisord are
+        ended (one line on ``out`` says so), and programs run by another supervisord make it
+        refuse. A service that dies while starting (BACKOFF, FATAL, EXITED) is a
+        RuntimeFailure that shows its last output; what this call started is stopped again,
+        and what it created is removed (the logs excepted once supervisord ran).
         """
         self.s.service_argv()  # no service to run: say so before anything starts
-        self._prepare()
-        launched = not self.running()
-        if launched:
-            self._launch_supervisord()  # autostart: the rotator first (priority), then the service
-        else:
-            self.sup.update()
-            self.sup.start(ROTATOR)
-            self.sup.start(SERVICE)
+        conf_text = supervisor_conf.render(self.s)  # a broken template or value: before any mkdir
+        created: list[str] = []
+        launched = False
+        fifo_fd = None
+        try:
+            created = self._prepare(conf_text)
+            self._refuse_foreign_owner()
+            # Held until the new rotator runs: what orphans write while they end stays in the pipe.
+            fifo_fd = open_fifo(self.s.fifo)
+            line = self.end_orphans()
+            if line:
+                print(line, file=self.out, flush=True)
+            if not self.running():
+                launched = True
+                self._launch_supervisord()  # autostart: the rotator first (priority), then the service
+            else:
+                self.sup.update()
+                self.sup.start(ROTATOR)
+                self.sup.start(SERVICE)
+            self._wait_running(launched)
+        except BaseException:
+            self._undo(created, launched)
+            raise
+        finally:
+            if fifo_fd is not None:
+                os.close(fifo_fd)
+
+    def _wait_running(self, launched: bool) -> None:
         deadline = time.monotonic() + self.s.startsecs + 10
         for name in (ROTATOR, SERVICE):
             info = self.sup.wait_state(name, {RUNNING}, deadline, fail={BACKOFF, FATAL, EXITED})
@@ -106,6 +157,41 @@ class Launcher:
                     self.sup.stop(SERVICE)
                 raise RuntimeFailure(f"{name} did not start ({info['statename']}: "
                                      f"{info.get('description', '')}); its last output:\n{tail}")
+
+    # -- processes outside supervisord's view ----------------------------------------------
+
+    def _refuse_foreign_owner(self) -> None:
+        ours = self.supervisord_pid()
+        foreign = [m for m in orphans.members(self.s)
+                   if m.role != orphans.SUPERVISORD_ROLE and m.owner not in (None, ours)]
+        if foreign:
+            owners = sorted({m.owner for m in foreign})
+            raise RuntimeFailure(
+                f"the programs of {self.s.home} already run under another supervisord (pid "
+                f"{', '.join(map(str, owners))}): " + ", ".join(f"{m.role} pid {m.pid}" for m in foreign)
+                + "; stop them there (supervisorctl) or remove their [program:] blocks first")
+
+    def end_orphans(self) -> str:
+        """End this working dir's processes that no supervisord owns (service first, then
+        the rotator once the FIFO is drained); returns the line that says so, or ""."""
+        found = orphans.members(self.s)
+        if not orphans.orphans(found):
+            return ""
+        hold = None
+        if os.path.exists(self.s.fifo):
+            try:
+                hold = os.open(self.s.fifo, os.O_RDWR | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+            except OSError:
+                pass
+        try:
+            return orphans.end_orphans(self.s, found, self.s.stopwaitsecs)
+        finally:
+            if hold is not None:
+                os.close(hold)
+
+    def leftovers(self) -> list:
+        """Every process of this working dir still running (psutil's view, not supervisord's)."""
+        return orphans.members(self.s)
 
     def _last_words(self, name: str, lines: int = 15) -> str:
         parts = [self.sup.tail(name)]
@@ -156,3 +242,20 @@ class Launcher:
             except psutil.TimeoutExpired:
                 raise RuntimeFailure(f"supervisord (pid {pid}) did not exit") from None
 
+
+
+def _topmost_missing(path: str) -> str | None:
+    """The highest directory of ``path`` that does not exist yet (what makedirs creates first)."""
+    top = None
+    while path and not os.path.lexists(path):
+        top = path
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    return top
+
+
+def _holds(path: str, inner: str) -> bool:
+    """``inner`` is ``path`` or lies below it."""
+    return os.path.commonpath([path, inner]) == path
