@@ -68,3 +68,20 @@ def max_line(text: str) -> int:
     if not defaults.MIN_MAX_LINE_BYTES <= value <= 1 << 30:
         raise ValueError(f"invalid line size {text!r} (must be from 1KiB to 1GiB)")
     return value
+
+
+_LOG_MODE = re.compile(r"[A-Za-z0-9_.-]{1,32}")
+
+
+def log_mode(text: str) -> str:
+    """Cells' log mode: a word such as ``production``, ``info``, ``debug``."""
+    if not isinstance(text, str) or not _LOG_MODE.fullmatch(text):
+        raise ValueError(f"invalid log mode {text!r} (a word such as production, info, debug)")
+    return text
+
+
+def compression(text: str) -> str:
+    """How archives are compressed: one of ``defaults.COMPRESSIONS``."""
+    if text not in defaults.COMPRESSIONS:
+        raise ValueError(f"invalid compression {text!r} (one of {', '.join(defaults.COMPRESSIONS)})")
+    return text
