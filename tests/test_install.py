@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -71,3 +72,35 @@ def test_boot_entry_is_added_once_and_removed(prefix):
         assert "cellsrun" not in sh("crontab", "-l").stdout
     finally:
         subprocess.run(["crontab", "-"], input=saved, text=True)
+
+
+def test_plain_pip_install_into_a_fresh_venv_runs_the_demo(tmp_path):
+    """What pip, pipx and packagers do: `python3 -m venv v && v/bin/pip install <checkout>`.
+    The templates must come from the wheel (cellsrun/etc), not from the checkout."""
+    python = shutil.which("python3") or sys.executable
+    venv = tmp_path / "v"
+    assert sh(python, "-m", "venv", str(venv)).returncode == 0
+    r = sh(str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check", str(REPO),
+           timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    site = sh(str(venv / "bin" / "python"), "-c", "import cellsrun, sys; print(cellsrun.__file__)",
+              env=clean_env(tmp_path)).stdout.strip()
+    assert site.startswith(str(venv)) and not site.startswith(str(REPO)), site  # installed, not the checkout
+    templates = Path(site).parent / "etc"
+    assert sorted(p.name for p in templates.iterdir() if p.suffix == ".tmpl") == \
+        sorted(p.name for p in (REPO / "etc").glob("*.tmpl"))
+    home = Path(tempfile.mkdtemp(prefix="crp", dir="/tmp"))
+    env = clean_env(tmp_path)
+    cellsrun = str(venv / "bin" / "cellsrun")
+    try:
+        r = sh(cellsrun, "start", "--home", str(home), "--demo", env=env, timeout=90)
+        assert r.returncode == 0, r.stdout + r.stderr
+        live = home / "logs" / "cells.out"
+        wait_for(lambda: live.exists() and live.stat().st_size > 1000, 20, "demo lines", lambda: r.stdout)
+        status = sh(cellsrun, "status", "--home", str(home), env=env)
+        assert status.returncode == 0 and str(venv) in (home / "supervisord.conf").read_text()
+        stop = sh(cellsrun, "stop", "--home", str(home), "--all", env=env, timeout=120)
+        assert stop.returncode == 0 and stop.stdout.rstrip().endswith("stopped everything"), stop.stdout
+    finally:
+        sh(cellsrun, "stop", "--home", str(home), "--all", env=env, timeout=120)
+        shutil.rmtree(home, ignore_errors=True)

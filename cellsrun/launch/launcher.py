@@ -52,8 +52,9 @@ class Launcher:
     def _prepare(self, conf_text: str) -> list[str]:
         """Create the working dir's directories and write supervisord.conf; returns what
         did not exist before (for :meth:`_undo`)."""
-        created = [p for p in (self.s.home, self.s.run_dir, self.s.log_dir, self.s.conf)
-                   if not os.path.lexists(p)]
+        supervisord_log = os.path.join(self.s.log_dir, "supervisord.log")
+        created = [p for p in (self.s.home, self.s.run_dir, self.s.log_dir, self.s.conf,
+                               self.s.fifo, supervisord_log) if not os.path.lexists(p)]
         for path in (self.s.home, self.s.run_dir, self.s.log_dir):
             top = _topmost_missing(path)
             try:
@@ -65,8 +66,7 @@ class Launcher:
             if not os.access(path, os.W_OK | os.X_OK):
                 raise RuntimeFailure(f"working dir {path} is not writable")
         # supervisord creates its log before applying its umask: make it 0640 first.
-        fd = os.open(os.path.join(self.s.log_dir, "supervisord.log"),
-                     os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o640)
+        fd = os.open(supervisord_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o640)
         os.close(fd)
         try:
             supervisor_conf.write(self.s, conf_text)
@@ -79,7 +79,7 @@ class Launcher:
         stays: the error names its files, and the service may have written lines there."""
         import shutil
         for path in reversed(created):
-            if launched and _holds(path, self.s.log_dir):
+            if launched and (_holds(path, self.s.log_dir) or _holds(self.s.log_dir, path)):
                 continue
             if os.path.isdir(path) and not os.path.islink(path):
                 shutil.rmtree(path, ignore_errors=True)

@@ -1,4 +1,4 @@
-"""Render supervisord's configuration from the templates in etc/.
+r"""Render supervisord's configuration from the templates in etc/.
 
 supervisord reads its file with Python's ConfigParser and then expands ``%(name)s`` in
 most values, so what we write must survive three readers:
@@ -136,7 +136,7 @@ def render(s) -> str:
 
 def system_blocks(s) -> str:
     """What `cellsrun config --supervisor` prints: a header saying where it goes, the blocks."""
-    return (_render("system-header.conf.tmpl", {"home": s.home}) + "\n"
+    return (_render("system-header.conf.tmpl", {"home": s.home, "log_dir": s.log_dir}) + "\n"
             + programs(s, require_cells=False))
 
 
