@@ -16,8 +16,8 @@ from conftest import REPO, wait_for
 pytestmark = pytest.mark.slow
 
 
-def sh(*args, env=None, timeout=300):
-    return subprocess.run(list(args), capture_output=True, text=True, env=env, timeout=timeout)
+def sh(*args, env=None, timeout=300, cwd=None):
+    return subprocess.run(list(args), capture_output=True, text=True, env=env, timeout=timeout, cwd=cwd)
 
 
 @pytest.fixture(scope="module")
@@ -79,12 +79,12 @@ def test_plain_pip_install_into_a_fresh_venv_runs_the_demo(tmp_path):
     The templates must come from the wheel (cellsrun/etc), not from the checkout."""
     python = shutil.which("python3") or sys.executable
     venv = tmp_path / "v"
-    assert sh(python, "-m", "venv", str(venv)).returncode == 0
+    assert sh(python, "-m", "venv", str(venv), cwd=tmp_path).returncode == 0
     r = sh(str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check", str(REPO),
            timeout=600)
     assert r.returncode == 0, r.stdout + r.stderr
     site = sh(str(venv / "bin" / "python"), "-c", "import cellsrun, sys; print(cellsrun.__file__)",
-              env=clean_env(tmp_path)).stdout.strip()
+              env=clean_env(tmp_path), cwd=tmp_path).stdout.strip()
     assert site.startswith(str(venv)) and not site.startswith(str(REPO)), site  # installed, not the checkout
     templates = Path(site).parent / "etc"
     assert sorted(p.name for p in templates.iterdir() if p.suffix == ".tmpl") == \
@@ -93,14 +93,14 @@ def test_plain_pip_install_into_a_fresh_venv_runs_the_demo(tmp_path):
     env = clean_env(tmp_path)
     cellsrun = str(venv / "bin" / "cellsrun")
     try:
-        r = sh(cellsrun, "start", "--home", str(home), "--demo", env=env, timeout=90)
+        r = sh(cellsrun, "start", "--home", str(home), "--demo", env=env, timeout=90, cwd=tmp_path)
         assert r.returncode == 0, r.stdout + r.stderr
         live = home / "logs" / "cells.out"
         wait_for(lambda: live.exists() and live.stat().st_size > 1000, 20, "demo lines", lambda: r.stdout)
-        status = sh(cellsrun, "status", "--home", str(home), env=env)
+        status = sh(cellsrun, "status", "--home", str(home), env=env, cwd=tmp_path)
         assert status.returncode == 0 and str(venv) in (home / "supervisord.conf").read_text()
-        stop = sh(cellsrun, "stop", "--home", str(home), "--all", env=env, timeout=120)
+        stop = sh(cellsrun, "stop", "--home", str(home), "--all", env=env, timeout=120, cwd=tmp_path)
         assert stop.returncode == 0 and stop.stdout.rstrip().endswith("stopped everything"), stop.stdout
     finally:
-        sh(cellsrun, "stop", "--home", str(home), "--all", env=env, timeout=120)
+        sh(cellsrun, "stop", "--home", str(home), "--all", env=env, timeout=120, cwd=tmp_path)
         shutil.rmtree(home, ignore_errors=True)
