@@ -262,6 +262,15 @@ def test_service_dying_at_start_shows_its_last_lines(home):
     assert not supervisord_of(home)
 
 
+def test_a_failed_start_shows_only_its_own_output_not_a_stale_error(home):
+    for text in ("first failure: no database", "second failure: port 8080 in use"):
+        r = start(home, "--startsecs", "3", "--", sys.executable, "-c",
+                  f"import sys; print({text!r}, flush=True); sys.exit(3)")
+        assert r.returncode == 1 and text in r.stderr.decode()
+    assert "first failure" not in r.stderr.decode(), r.stderr.decode()
+    assert "first failure" in (home / "logs" / "cells.out").read_text()  # kept, just not shown
+
+
 def test_no_command_and_no_cells_suggests_demo(home):
     env = child_env(PATH="/nonexistent")
     r = run("start", "--home", str(home), env=env, timeout=60)

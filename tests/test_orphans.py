@@ -368,6 +368,12 @@ def test_under_debians_supervisord_a_restart_leaves_one_pair(home):
         # `cellsrun start` on the same working dir would start a second pair: refused.
         r = run("start", "--home", str(home), timeout=60)
         assert r.returncode == 1 and f"under another supervisord (pid {sd.pid})" in r.stderr.decode()
+        # and `stop --all` does not claim to have stopped what another supervisord runs
+        r = run("stop", "--home", str(home), "--all", timeout=60)
+        err = r.stderr.decode()
+        assert r.returncode == 1 and "stopped everything" not in r.stdout.decode(), r.stdout
+        assert err.startswith("Error: still running after stop --all: ") and f"(under supervisord {sd.pid})" in err
+        assert pair_running(home, sd)
 
         old = sd.children(recursive=True)
         sd.kill()  # a hard restart: SIGKILL, then started again at once

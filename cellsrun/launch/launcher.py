@@ -23,7 +23,7 @@ from cellsrun.defaults import ROTATOR, SERVICE
 from cellsrun.fifo import fifo_bytes, open_fifo
 from cellsrun.launch import orphans
 from cellsrun.launch.processes import process_tree, supervisord_pid
-from cellsrun.launch.survey import read_tail
+from cellsrun.launch.survey import EXEC_LOG, ROTATE_LOG
 
 DIR_MODE = 0o750
 SUPERVISORD_START_TIMEOUT = 15.0
@@ -124,12 +124,14 @@ class Launcher:
         fifo_fd = None
         try:
             created = self._prepare(conf_text)
-            self._refuse_foreign_owner()
+            found = orphans.members(self.s)
+            self._refuse_foreign_owner(found)
             # Held until the new rotator runs: what orphans write while they end stays in the pipe.
             fifo_fd = open_fifo(self.s.fifo)
-            line = self.end_orphans()
+            line = self.end_orphans(found)
             if line:
                 print(line, file=self.out, flush=True)
+            marks = self._log_marks()
             if not self.running():
                 launched = True
                 self._launch_supervisord()  # autostart: the rotator first (priority), then the service
@@ -137,7 +139,7 @@ class Launcher:
                 self.sup.update()
                 self.sup.start(ROTATOR)
                 self.sup.start(SERVICE)
-            self._wait_running(launched)
+            self._wait_running(launched, marks)
         except BaseException:
             self._undo(created, launched)
             raise
@@ -145,12 +147,14 @@ class Launcher:
             if fifo_fd is not None:
                 os.close(fifo_fd)
 
-    def _wait_running(self, launched: bool) -> None:
+    def _wait_running(self, launched: bool, marks: dict) -> None:
         deadline = time.monotonic() + self.s.startsecs + 10
         for name in (ROTATOR, SERVICE):
             info = self.sup.wait_state(name, {RUNNING}, deadline, fail={BACKOFF, FATAL, EXITED})
             if info["statename"] != RUNNING:
-                tail = self._last_words(name)
+                if name == SERVICE:
+                    self._wait_fifo_drained(2.0)  # its last words may still be on their way to cells.out
+                tail = self._last_words(name, marks)
                 if launched:
                     self.shutdown()
                 else:
@@ -160,10 +164,9 @@ class Launcher:
 
     # -- processes outside supervisord's view ----------------------------------------------
 
-    def _refuse_foreign_owner(self) -> None:
+    def _refuse_foreign_owner(self, found: list) -> None:
         ours = self.supervisord_pid()
-        foreign = [m for m in orphans.members(self.s)
-                   if m.role != orphans.SUPERVISORD_ROLE and m.owner not in (None, ours)]
+        foreign = [m for m in found if m.role != orphans.SUPERVISORD_ROLE and m.owner not in (None, ours)]
         if foreign:
             owners = sorted({m.owner for m in foreign})
             raise RuntimeFailure(
@@ -171,10 +174,11 @@ class Launcher:
                 f"{', '.join(map(str, owners))}): " + ", ".join(f"{m.role} pid {m.pid}" for m in foreign)
                 + "; stop them there (supervisorctl) or remove their [program:] blocks first")
 
-    def end_orphans(self) -> str:
+    def end_orphans(self, found: list | None = None) -> str:
         """End this working dir's processes that no supervisord owns (service first, then
-        the rotator once the FIFO is drained); returns the line that says so, or ""."""
-        found = orphans.members(self.s)
+        the rotator once the FIFO is drained); returns the line that says so, or "".
+        ``found``: :func:`orphans.members` if the caller has just looked."""
+        found = orphans.members(self.s) if found is None else found
         if not orphans.orphans(found):
             return ""
         hold = None
@@ -193,10 +197,24 @@ class Launcher:
         """Every process of this working dir still running (psutil's view, not supervisord's)."""
         return orphans.members(self.s)
 
-    def _last_words(self, name: str, lines: int = 15) -> str:
-        parts = [self.sup.tail(name)]
-        if name == SERVICE:
-            parts.append(read_tail(self.s.live_file, 4000) or "")
+    def _log_marks(self) -> dict:
+        """How long each program's log is now: a failure shows only what came after."""
+        marks = {}
+        for path in self._logs_of(ROTATOR) + self._logs_of(SERVICE):
+            try:
+                marks[path] = os.stat(path).st_size
+            except OSError:
+                marks[path] = 0
+        return marks
+
+    def _logs_of(self, name: str) -> list[str]:
+        if name == SERVICE:  # the shim's own messages, then what the service wrote
+            return [os.path.join(self.s.log_dir, EXEC_LOG), self.s.live_file]
+        return [os.path.join(self.s.log_dir, ROTATE_LOG)]
+
+    def _last_words(self, name: str, marks: dict, lines: int = 15) -> str:
+        """The last lines ``name`` wrote during this start (not a stale error of an earlier one)."""
+        parts = [_read_since(path, marks.get(path, 0), 4000) for path in self._logs_of(name)]
         text = "\n".join(p.strip("\n") for p in parts if p.strip())
         return "\n".join(text.splitlines()[-lines:]) or "(nothing)"
 
@@ -259,3 +277,16 @@ def _topmost_missing(path: str) -> str | None:
 def _holds(path: str, inner: str) -> bool:
     """``inner`` is ``path`` or lies below it."""
     return os.path.commonpath([path, inner]) == path
+
+
+def _read_since(path: str, offset: int, nbytes: int) -> str:
+    """What ``path`` gained past ``offset`` (all of it if it was rotated since), at most the
+    last ``nbytes``."""
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            start = offset if size >= offset else 0
+            f.seek(max(start, size - nbytes))
+            return f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""

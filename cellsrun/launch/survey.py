@@ -16,6 +16,7 @@ from cellsrun.launch.processes import process_tree, supervisord_pid, tree_usage
 from cellsrun.rotationlog import last_rotation
 
 ROTATE_LOG = "cellsrun-rotate.log"   # the rotator's stderr, kept by supervisord in the log dir
+EXEC_LOG = "cellsrun-exec.log"       # the exec shim's own messages (names as in etc/programs.conf.tmpl)
 
 
 def read_tail(path: str, nbytes: int) -> str | None:
