@@ -313,11 +313,25 @@ def test_demo_writes_both_formats_with_increasing_msgid():
     assert {"level", "ts", "logger", "msg", "RemoteAddress", "UserName"} <= set(objs[0])
 
 
-def test_config_supervisor_prints_program_blocks(home):
+def test_config_supervisor_prints_program_blocks_from_the_saved_settings(home):
+    (home / "cellsrun.toml").write_text('log = "production"\nkeep_days = 9\ncompress = "none"\n'
+                                        'startsecs = 7\ncommand = ["/opt/cells/cells", "start", "--x=1 #2"]\n')
     r = run("config", "--home", str(home), "--supervisor")
     text = r.stdout.decode()
     assert r.returncode == 0 and "[program:cells]" in text and "[program:cells-logs]" in text
-    assert "cellsrun exec --output" in text.replace(sys.executable + " -m ", "")
+    import configparser
+    import shlex
+    parser = configparser.RawConfigParser(inline_comment_prefixes=(";", "#"))  # as supervisord reads it
+    parser.read_string(text)
+    rotate = shlex.split(parser["program:cells-logs"]["command"].replace("%%", "%"))
+    service = shlex.split(parser["program:cells"]["command"].replace("%%", "%"))
+    assert rotate[rotate.index("--keep-days") + 1] == "9" and rotate[rotate.index("--compress") + 1] == "none"
+    assert rotate[rotate.index("--format") + 1] == "json" and "--exit-with-parent" in rotate
+    assert service[service.index("--log") + 1] == "production"
+    assert service[service.index("--") + 1:] == ["/opt/cells/cells", "start", "--x=1 #2"]
+    assert parser["program:cells"]["startsecs"] == "7"
+    assert f'CELLSRUN_HOME="{home}"' in parser["program:cells"]["environment"]
+    assert f'CELLSRUN_HOME="{home}"' in parser["program:cells-logs"]["environment"]
 
 
 HOSTILE_ARGS = [

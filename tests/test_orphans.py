@@ -229,6 +229,23 @@ def test_a_setuid_service_outlives_supervisord_and_start_ends_it_first(home):
         shutil.rmtree(bindir, ignore_errors=True)
 
 
+def test_stop_all_ends_orphans_that_ignore_term_and_only_then_says_stopped_everything(home):
+    (home / "cellsrun.toml").write_text("stopwaitsecs = 1\n")
+    stubborn = ("import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+                "[(print('still here', flush=True), time.sleep(0.01)) for _ in iter(int, 1)]")
+    start(home, "--", sys.executable, "-c", stubborn)
+    [sd] = roles(of_home(home))["supervisord"]
+    sd.kill()
+    time.sleep(1)
+    left = roles(of_home(home))
+    assert len(left["service"]) == 1 and len(left["rotator"]) == 1, "TERM ignored: both run on"
+    r = run("stop", "--home", str(home), "--all", timeout=120)
+    out = r.stdout.decode()
+    assert r.returncode == 0, r.stderr
+    assert f"killed pid {left['service'][0].pid}, which ignored TERM" in out, out
+    assert out.rstrip().endswith("stopped everything") and not of_home(home)
+
+
 def test_parent_death_signal_details_setuid_and_the_forking_thread(tmp_path):
     """The two kernel details, seen on `cellsrun exec` itself: the signal fires when the
     *thread* that forked ends (the process lives on), and a set-uid exec clears it."""
