@@ -61,7 +61,8 @@ def test_the_core_never_imports_the_cli():
     offenders = {mod: sorted(n for n in imported(path) if n == "cellsrun.cli" or n.startswith("cellsrun.cli."))
                  for mod, path in modules().items()
                  if not (mod == "cellsrun.cli" or mod.startswith("cellsrun.cli.") or mod == "cellsrun.__main__")}
-    assert not {m: n for m, n in offenders.items() if n}, offenders
+    offenders = {m: n for m, n in offenders.items() if n}
+    assert not offenders, offenders
 
 
 @pytest.mark.parametrize("part, banned", [
@@ -71,7 +72,8 @@ def test_the_core_never_imports_the_cli():
 def test_the_often_started_parts_import_nothing_heavy(part, banned):
     found = {mod: sorted(n for n in imported(path) if top(n) in banned)
              for mod, path in modules(part).items()}
-    assert not {m: n for m, n in found.items() if n}, found
+    found = {m: n for m, n in found.items() if n}
+    assert not found, found
 
 
 def test_the_shared_modules_import_no_part():
@@ -84,7 +86,8 @@ def test_the_shared_modules_import_no_part():
              "cellsrun.cli")
     found = {m: sorted(n for n in imported(p) if n.startswith(parts) or top(n) in HEAVY | WEB_STACK)
              for m, p in shared.items()}
-    assert not {m: n for m, n in found.items() if n}, found
+    found = {m: n for m, n in found.items() if n}
+    assert not found, found
 
 
 SAMPLE_NAMES = ["cells.out.2026-11-27", "cells.out.2026-11-27.gz", "cells.out.2026-11-27.1.gz",
