@@ -10,7 +10,6 @@ The core never imports this package.
 from __future__ import annotations
 
 import argparse
-import difflib
 import errno
 import importlib
 import os
@@ -131,6 +130,7 @@ def _unknown_options(parser, args, extra: list[str]) -> str:
     flag = word.split("=", 1)[0]
     where = f"cellsrun {name} --help" if name else "cellsrun --help"
     if flag.startswith("-"):
+        import difflib  # only on this error path: `cellsrun logs` and `rotate` start often
         near = difflib.get_close_matches(flag, [o for o in actions if o.startswith("--")], n=1, cutoff=0.6)
         hint = f"; did you mean {near[0]}?" if near else ""
         if not near and name in ("start", "restart", "config"):
