@@ -79,13 +79,19 @@ def test_plain_pip_install_into_a_fresh_venv_runs_the_demo(tmp_path):
     The templates must come from the wheel (cellsrun/etc), not from the checkout."""
     python = shutil.which("python3") or sys.executable
     venv = tmp_path / "v"
+    # A copy as a clone has it (symlinks kept: cellsrun/etc -> ../etc), so that pip's in-tree
+    # build neither writes build/ into the checkout nor picks up a stale one from it.
+    src = tmp_path / "src"
+    shutil.copytree(REPO, src, symlinks=True, ignore=shutil.ignore_patterns(
+        ".git", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", "results"))
+    assert (src / "cellsrun" / "etc").is_symlink()
     assert sh(python, "-m", "venv", str(venv), cwd=tmp_path).returncode == 0
-    r = sh(str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check", str(REPO),
-           timeout=600)
+    r = sh(str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check", str(src),
+           timeout=600, cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
     site = sh(str(venv / "bin" / "python"), "-c", "import cellsrun, sys; print(cellsrun.__file__)",
               env=clean_env(tmp_path), cwd=tmp_path).stdout.strip()
-    assert site.startswith(str(venv)) and not site.startswith(str(REPO)), site  # installed, not the checkout
+    assert site.startswith(str(venv)), site  # the installed package, not a source tree
     templates = Path(site).parent / "etc"
     assert sorted(p.name for p in templates.iterdir() if p.suffix == ".tmpl") == \
         sorted(p.name for p in (REPO / "etc").glob("*.tmpl"))
