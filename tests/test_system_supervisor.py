@@ -187,6 +187,7 @@ def public_python():
 @pytest.mark.skipif(os.geteuid() != 0, reason="--user needs root")
 def test_user_runs_both_programs_as_that_user_with_a_private_working_dir(home, system, public_python):
     user = pwd.getpwnam(NOBODY)
+    top, home = home, home / "srv" / "cells"  # the directories made above it go to the user too
     r = config(home, "--user", NOBODY, "--demo", "--", "--rate", "500", python=public_python)
     assert r.returncode == 0, r.stderr
     parser = blocks_of(r.stdout)
@@ -204,6 +205,7 @@ def test_user_runs_both_programs_as_that_user_with_a_private_working_dir(home, s
         assert p.uids().effective == user.pw_uid and p.uids().real == user.pw_uid, (p.cmdline(), p.uids())
     assert found["supervisord"] == [] or all(p.uids().effective == 0 for p in found["supervisord"])
     check_private(home, user.pw_uid)
+    assert [(d.stat().st_uid, mode(d)) for d in (top, top / "srv")] == [(user.pw_uid, "0o750")] * 2
 
     # root's `cellsrun status` trusts a working dir owned by the user the system's blocks name
     r = run("status", "--home", str(home), "--supervisor-conf", str(system.conf))

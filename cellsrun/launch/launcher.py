@@ -214,7 +214,15 @@ class Launcher:
         return ""
 
     def _states(self) -> dict:
-        return {name: self.sup.info(name) for name in (self.rotator, self.service)}
+        """supervisord's info of both programs, by name."""
+        try:
+            return {name: self.sup.info(name) for name in (self.rotator, self.service)}
+        except RuntimeFailure as e:
+            if self.system and "BAD_NAME" in str(e):
+                raise RuntimeFailure(f"{self.where()} has not loaded the blocks of {self.s.home} "
+                                     f"({self.system.blocks}) yet: `supervisorctl reread && supervisorctl "
+                                     "update` loads them") from e
+            raise
 
     def _already(self, info: dict) -> str:
         from cellsrun.launch.report import duration
@@ -321,7 +329,7 @@ class Launcher:
         answered) and the pids that had to be killed."""
         if not self.running():
             return None, []
-        was = self.sup.info(self.service)["statename"]
+        was = self._states()[self.service]["statename"]
         killed = self._stop_service() if was in UP else []
         if everything:
             self._wait_fifo_drained()

@@ -14,8 +14,8 @@ def render(data: dict) -> str:
         lines.append(f"supervisord   running  pid {sd['pid']}  up {duration(sd['uptime_s'])}  ({where})")
     else:
         lines.append(f"supervisord   not running  ({where})")
-        if data.get("hint"):
-            lines.append(f"  ({data['hint']})")
+    if data.get("hint"):
+        lines.append(f"  ({data['hint']})")
     for p in data["programs"]:
         lines.append(f"{p['name']:<13} {p['state']:<8} pid {p['pid'] or '-':<8} {_since(p)}")
     if data["service_tree"]:

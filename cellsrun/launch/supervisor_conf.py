@@ -155,7 +155,7 @@ def render(s) -> str:
 def system_blocks(s, user=None) -> str:
     """What `cellsrun config --supervisor` prints: a header saying where it goes, the blocks."""
     run_as = f"run as the user {user.pw_name}" if user is not None else \
-        "run as the user who runs supervisord (root: see --user)"
+        "run as the user who runs supervisord\n; (root under a system supervisord: running Cells as root is not advised; see --user)"
     owned_by = f", owned by {user.pw_name}" if user is not None else ""
     return (_render("system-header.conf.tmpl", {"home": s.home, "log_dir": s.log_dir, "run_as": run_as,
                                                 "owned_by": owned_by}) + "\n"

@@ -74,6 +74,9 @@ def collect(launcher) -> dict:
         out["programs"].append(_program(name, info))
         if name == launcher.service and info["statename"] == "RUNNING":
             service_pid = info["pid"]
+    if system and not out["programs"]:
+        out["hint"] = (f"the system's supervisord has not loaded the blocks of {s.home} ({system.blocks}) "
+                       "yet: `supervisorctl reread && supervisorctl update` loads them")
     out["service_tree"] = tree_usage(process_tree(service_pid))
     return out
 

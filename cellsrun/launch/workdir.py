@@ -50,12 +50,10 @@ def prepare(s, log_files: list[str], owner: tuple[int, int] | None = None) -> li
     created = [p for p in (s.home, s.run_dir, s.log_dir, *logs) if not os.path.lexists(p)]
     if owner is not None:
         _check_handover(s.home, owner[0])
+    made = []
     for path in (s.home, s.run_dir, s.log_dir):
         top = topmost_missing(path)
-        try:
-            os.makedirs(path, DIR_MODE, exist_ok=True)
-        except OSError as e:
-            raise RuntimeFailure(f"cannot create {path}: {e.strerror}") from e
+        made += _makedirs(path)
         if top and top not in created:
             created.insert(0, top)
         if owner is None and not os.access(path, os.W_OK | os.X_OK):
@@ -67,9 +65,30 @@ def prepare(s, log_files: list[str], owner: tuple[int, int] | None = None) -> li
             raise RuntimeFailure(f"cannot create {path}: {e.strerror}") from e
         os.close(fd)
     _tighten(s.settings_file)
-    if owner is not None:
-        hand_over(s, owner)
+    if owner is not None:  # with the directories made above the working dir: the user must reach it
+        hand_over(s, owner, also=made)
     return created
+
+
+def _makedirs(path: str) -> list[str]:
+    """os.makedirs, but every directory it makes is DIR_MODE (makedirs gives the ones above
+    the last the default 0777 & ~umask); returns them, topmost first."""
+    missing = []
+    while path and not os.path.lexists(path):
+        missing.insert(0, path)
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    for directory in missing:
+        try:
+            os.mkdir(directory, DIR_MODE)
+        except FileExistsError:
+            if not os.path.isdir(directory):
+                raise RuntimeFailure(f"cannot create {directory}: it exists and is not a directory") from None
+        except OSError as e:
+            raise RuntimeFailure(f"cannot create {directory}: {e.strerror}") from e
+    return missing
 
 
 def remove(created: list[str], keep: str | None = None) -> None:
@@ -120,10 +139,11 @@ def _check_handover(home: str, uid: int) -> None:
             f"you want, `chown -R` it yourself first, or choose another --home")
 
 
-def hand_over(s, owner: tuple[int, int]) -> None:
-    """Give the working dir, run/, the log dir and our files in them to ``owner`` (uid, gid)."""
+def hand_over(s, owner: tuple[int, int], also=()) -> None:
+    """Give the working dir, run/, the log dir and our files in them to ``owner`` (uid,
+    gid); ``also``: directories this call's :func:`prepare` made."""
     uid, gid = owner
-    paths = [s.home, s.run_dir, s.log_dir, s.settings_file, os.path.join(s.run_dir, FIFO_NAME)]
+    paths = [*also, s.home, s.run_dir, s.log_dir, s.settings_file, os.path.join(s.run_dir, FIFO_NAME)]
     try:
         paths += [os.path.join(s.log_dir, n) for n in os.listdir(s.log_dir) if n.startswith(OURS_IN_LOGS)]
     except OSError:
