@@ -68,3 +68,13 @@ def max_line(text: str) -> int:
     if not defaults.MIN_MAX_LINE_BYTES <= value <= 1 << 30:
         raise ValueError(f"invalid line size {text!r} (must be from 1KiB to 1GiB)")
     return value
+
+
+def listen_address(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:8035`` for IPv6) -> (host, port); port 0 picks a free one."""
+    host, sep, port = text.strip().rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not sep or not host or not port.isdigit() or int(port) > 65535 or any(c in host for c in "[]/ "):
+        raise ValueError(f"invalid listen address {text!r} (expected HOST:PORT, e.g. 127.0.0.1:8035)")
+    return host, int(port)
