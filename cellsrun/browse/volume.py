@@ -172,13 +172,15 @@ def _count(f, compressed: bool, start: int, minutes: _Minutes, live: bool) -> in
 
 def buckets(minutes: dict[int, list[int]], offset_minutes: int, since=None, until=None):
     """Group per-minute counts into bars: (bucket seconds, [(start, counts)...]). A period
-    of up to 3 hours gets minutes, up to 14 days hours, longer days; hours and days start
+    of up to 3 hours gets minutes, up to 36 hours ten minutes, up to 14 days hours, longer
+    days; hours and days start
     at the browser's local boundaries (``offset_minutes`` east of UTC)."""
     ts = sorted(minutes)
     first = since if since is not None else (ts[0] if ts else 0)
     last = until if until is not None else (ts[-1] if ts else first)
     span = max(0, last - first)
-    size = 60 if span <= 3 * 3600 else 3600 if span <= 14 * 86400 else 86400
+    size = (60 if span <= 3 * 3600 else 600 if span <= 36 * 3600 else 3600 if span <= 14 * 86400
+            else 86400)
     shift = offset_minutes * 60
     bars: dict[int, list[int]] = {}
     for t in ts:
