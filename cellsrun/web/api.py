@@ -132,6 +132,7 @@ class Api:
 
     def entries(self, request):
         """GET /api/entries: a page of matches, newest first."""
+        began = time.perf_counter()
         p = self.params(request, ("cursor", "limit"))
         q = self.query(p)
         limit = self.int_param(p, "limit", 100, 1, MAX_LIMIT)
@@ -148,7 +149,8 @@ class Api:
             "entries": [row(e, self.signer.position("entry", pos)) for pos, e in page.entries],
             "next": self.signer.position("cursor", page.next) if page.next else None,
             "head": self.signer.position("head", page.head) if page.head else None,
-            "warnings": newest.warnings, "dir": self.dir, "files": len(files)})
+            "warnings": newest.warnings, "dir": self.dir, "files": len(files)},
+            headers={"Server-Timing": f"read;dur={(time.perf_counter() - began) * 1000:.1f}"})
 
     def entry(self, request):
         """GET /api/entry?id=: one entry, every field and the raw line."""

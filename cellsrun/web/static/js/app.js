@@ -84,6 +84,7 @@ async function loadPage(first) {
       if (page.warnings.length) banner(page.warnings.join("; "), "warning");
     }
     append(page.entries);
+    if (first && round === 0) performance.mark("cellsrun:first-rows");  // read by tests/bench/bench_web.py
     got += page.entries.length;
     next = page.next;
     if (!next || got >= LIMIT) break;
