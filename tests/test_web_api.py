@@ -342,7 +342,7 @@ class EventReader:
                 elif line.startswith("data: "):
                     (self.entries if event == "entries" else self.problems).extend(
                         json.loads(line[6:]) if event == "entries" else [json.loads(line[6:])])
-        except (OSError, ValueError):
+        except (OSError, ValueError, AttributeError):  # AttributeError: closed under the read
             pass
 
     def close(self):

@@ -122,6 +122,10 @@ def wait_rows(pg, what, pred, timeout=10):
     wait_for(lambda: pred(rows(pg)), timeout, what, lambda: str(rows(pg)[:3]) + pg.inner_text("#banner"))
 
 
+def chips(pg) -> str:
+    return " ".join(pg.inner_text("#chips").split())
+
+
 def url_params(pg) -> dict:
     return urllib.parse.parse_qs(urllib.parse.urlparse(pg.url).query)
 
@@ -177,7 +181,7 @@ def test_each_filter_type_from_the_menu(page, server):
     wait_rows(page, "full-text rows", lambda r: r and all("served #25" in x[5] for x in r))
     assert msg_ids(page) == [259, 258, 257, 256, 255, 254, 253, 252, 251, 250, 25]
     assert url_params(page)["q"] == ["served #25"]
-    assert "Text: served #25" in page.inner_text("#chips")
+    assert "Text: served #25" in chips(page)
     # remove the chip: everything again
     page.click("#chips .chip-x")
     wait_rows(page, "all rows", lambda r: len(r) == 100)
@@ -186,7 +190,7 @@ def test_each_filter_type_from_the_menu(page, server):
     page.select_option("#editor select[name=op]", ">=")
     page.select_option("#editor select[name=level]", "warn")
     apply(page)
-    wait_rows(page, "warn+ rows", lambda r: r and all(x[1] in ("WARN", "ERROR") for x in r) and len(r) < 100)
+    wait_rows(page, "warn+ rows", lambda r: r and all(x[1] in ("WARN", "ERROR") for x in r))
     assert url_params(page)["level"] == [">=warn"]
     # Service (AND with the level)
     pick(page, "Service")
@@ -200,6 +204,7 @@ def test_each_filter_type_from_the_menu(page, server):
     assert "service" not in url_params(page)
     # User login, IP
     page.goto(server.base + "/")
+    page.wait_for_selector("#rows tr")
     pick(page, "User login")
     page.fill("#editor input[name=user]", "jenny")
     apply(page)
@@ -210,6 +215,7 @@ def test_each_filter_type_from_the_menu(page, server):
     wait_rows(page, "one IP", lambda r: r and all(x[2] == "10.0.1.2" and x[3] == "jenny" for x in r))
     # Pick one day: yesterday's archive (.gz)
     page.goto(server.base + "/")
+    page.wait_for_selector("#rows tr")
     yesterday = (today() - dt.timedelta(days=1)).isoformat()
     pick(page, "Pick one day")
     page.fill("#editor input[name=day]", yesterday)
@@ -218,6 +224,7 @@ def test_each_filter_type_from_the_menu(page, server):
     assert msg_ids(page)[0] == 10_049 and len(rows(page)) == 50
     # Time period: the ten minutes of entries 100..109
     page.goto(server.base + "/")
+    page.wait_for_selector("#rows tr")
     first = rows(page)[-1]  # entry 162 (100 newest of 0..259 plus the two hostile ones)
     start = dt.datetime.strptime(first[0], "%Y-%m-%d %H:%M:%S") - dt.timedelta(minutes=62)
     pick(page, "Time period")
@@ -226,7 +233,7 @@ def test_each_filter_type_from_the_menu(page, server):
     apply(page)
     wait_rows(page, "ten minutes", lambda r: len(r) == 10)
     assert msg_ids(page) == list(range(109, 99, -1))
-    assert "Period:" in page.inner_text("#chips")
+    assert "Period:" in chips(page)
 
 
 def test_detail_and_five_minutes_around(page):
@@ -241,14 +248,13 @@ def test_detail_and_five_minutes_around(page):
     # one a minute: 5 before, 5 after (up to #259), and the two hostile ones of the last minute
     wait_rows(page, "entries around it", lambda r: len(r) == 11)
     assert msg_ids(page) == list(range(N - 1, N - 4 - 6, -1))
-    assert "Around:" in page.inner_text("#chips") and "minutes" in url_params(page)
+    assert "Around:" in chips(page) and "minutes" in url_params(page)
 
 
 def test_older_pages_by_cursor(page):
-    page.click("#older")
-    wait_rows(page, "a second page", lambda r: len(r) == 200)
-    page.click("#older")
-    wait_rows(page, "everything", lambda r: len(r) == N + 2 + 50)
+    for count in (200, 300, N + 2 + 50):
+        page.click("#older")
+        wait_rows(page, f"{count} rows", lambda r: len(r) == count)
     ids = msg_ids(page)
     assert ids == list(range(N - 1, -1, -1)) + list(range(10_049, 9_999, -1))
     assert page.locator("#older").is_hidden()
@@ -272,7 +278,7 @@ def test_volume_picture_and_a_click_on_a_bar(page):
     assert "entries" in page.inner_text("#chart-title")
     page.locator("#bars .bar").last.click()
     wait_for(lambda: "from" in url_params(page), 5, "a period from the bar", lambda: page.url)
-    assert "Period:" in page.inner_text("#chips")
+    assert "Period:" in chips(page)
 
 
 def test_bad_filter_in_the_url_shows_the_error(page, server):

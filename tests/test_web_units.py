@@ -26,6 +26,7 @@ def console(i: int, level="INFO", msg=None) -> bytes:
 
 def test_gz_index_reads_any_range_of_a_multi_member_archive(tmp_path, monkeypatch):
     monkeypatch.setattr(gzindex, "SPACING", 1 << 16)
+    monkeypatch.setattr(gzindex, "CHUNK", 1 << 10)
     rnd = random.Random(3)
     parts = [b"".join(console(i) for i in range(k * 3000, k * 3000 + 3000)) for k in range(3)]
     path = tmp_path / "a.gz"
@@ -34,7 +35,7 @@ def test_gz_index_reads_any_range_of_a_multi_member_archive(tmp_path, monkeypatc
     cache = gzindex.GzIndexCache()
     with open(path, "rb") as f:
         index = cache.get(f)
-        assert index.size == len(content) and len(index.points) > 10
+        assert index.size == len(content) and len(index.points) >= 8
         for _ in range(200):
             a = rnd.randrange(len(content))
             b = min(len(content), a + rnd.randrange(1, 300_000))
@@ -55,13 +56,14 @@ def test_gz_index_of_a_truncated_archive_ends_where_it_breaks(tmp_path):
 
 def test_gz_index_cache_is_bounded(tmp_path, monkeypatch):
     monkeypatch.setattr(gzindex, "SPACING", 1 << 14)
+    monkeypatch.setattr(gzindex, "CHUNK", 1 << 10)
     cache = gzindex.GzIndexCache(max_points=30)
     for k in range(5):
         p = tmp_path / f"{k}.gz"
         p.write_bytes(gzip.compress(b"".join(console(i) for i in range(3000)), 1))
         with open(p, "rb") as f:
             cache.get(f)
-    assert sum(len(i.points) for i in cache._lru.values()) <= 30 or len(cache._lru) == 1
+    assert 1 <= len(cache._lru) < 5 and sum(len(i.points) for i in cache._lru.values()) <= 30
 
 
 def pages(files, q, limit, gz_cache=None):
@@ -95,6 +97,7 @@ def test_pages_of_plain_and_gz_files_match_the_reader(tmp_path):
 
 def test_a_giant_line_is_read_in_bounded_pieces(tmp_path, monkeypatch):
     monkeypatch.setattr(newest, "LINE_BOUND", 1 << 20)
+    monkeypatch.setattr(newest, "MAX_BLOCK", 1 << 20)
     d = tmp_path
     giant = b"x" * (5 << 20)
     (d / "cells.out").write_bytes(console(1) + giant + b"\n" + console(2))

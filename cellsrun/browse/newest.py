@@ -172,6 +172,8 @@ class Newest:
                 status, nxt = self._file(src, end, limit - len(out), deadline, out)
             finally:
                 src.close()
+            if status == "full" and i == 0 and nxt.offset == 0:
+                nxt = None  # the oldest file's first line: nothing older (no empty last page)
             if status != "done":
                 return Page(out, nxt, head)
         return Page(out, None, head)

@@ -29,7 +29,7 @@ MAX_FILES = 40
 BLOCK = 4 << 20
 _CONSOLE = re.compile(rb"^(\d{4}-\d\d-\d\dT\d\d:\d\d)[:.\d]*(Z|[+-]\d\d:?\d\d)?\t(?:\x1b\[[0-9;]*m)?"
                       rb"([A-Za-z]+)", re.M)
-_JSON = re.compile(rb'^\{(?=[^\n]*?"level":"([a-zA-Z]+)")(?=[^\n]*?"ts":"(\d{4}-\d\d-\d\dT\d\d:\d\d)'
+_JSON = re.compile(rb'^\{(?=[^\n]*?"level" ?: ?"([a-zA-Z]+)")(?=[^\n]*?"ts" ?: ?"(\d{4}-\d\d-\d\dT\d\d:\d\d)'
                    rb'[:.\d]*(Z|[+-]\d\d:?\d\d)?")', re.M)
 _MINUTE_CACHE_MAX = 50_000
 
