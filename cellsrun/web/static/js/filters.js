@@ -70,7 +70,7 @@ function openEditor(type, state) {
     inputs.op.value = op === ">=" ? ">=" : "";
     inputs.level = el("select", { name: "level" }, ...LEVELS.map((l) => el("option", { value: l, text: l.toUpperCase() })));
     inputs.level.value = name || "warn";
-    form.append(field("Level", inputs.op), field("", inputs.level));
+    form.append(field("Match", inputs.op), field("Level", inputs.level));
   } else {
     const hints = { service: "e.g. grpc.auth (part of the logger)", user: "exact user login", ip: "exact address" };
     inputs[type] = el("input", { type: "text", name: type, placeholder: hints[type], required: true, value: state[type] || "" });

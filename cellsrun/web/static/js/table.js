@@ -3,10 +3,16 @@
 import { el } from "./dom.js";
 import { localDate } from "./dom.js";
 
+// The year is its own span so that a narrow screen can drop it (CSS) and keep the time.
+function dateCell(ts) {
+  const text = localDate(ts);
+  return el("td", { class: "c-date", title: text }, el("span", { class: "yr", text: text.slice(0, 5) }), text.slice(5));
+}
+
 export function rowFor(entry, onOpen) {
   const level = entry.level || "";
   const tr = el("tr", { tabindex: 0, class: `lvl-${level || "none"}`, title: "Open the detail" },
-    el("td", { class: "c-date", text: localDate(entry.ts) }),
+    dateCell(entry.ts),
     el("td", { class: "c-level" }, level ? el("span", { class: `badge badge-${level}`, text: level.toUpperCase() }) : null),
     el("td", { class: "c-ip", text: entry.ip }),
     el("td", { class: "c-user", text: entry.user }),
