@@ -17,6 +17,8 @@ _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
 
 def byte_size(text: str) -> int:
     """``"500MB"`` -> 524288000. Units are binary (KB = KiB = 1024 bytes); no unit means bytes."""
+    if text.strip().startswith("-"):
+        raise ValueError(f"invalid size {text!r} (a size cannot be negative; 0 means no limit)")
     m = _SIZE_RE.match(text)
     if not m or m.group(2).lower() not in _SIZE_UNITS:
         raise ValueError(f"invalid size {text!r} (expected e.g. 500MB, 2GiB, 1048576)")
