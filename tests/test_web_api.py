@@ -385,18 +385,3 @@ def test_live_events_across_a_real_midnight_nothing_missed_or_repeated(tmp_path)
             events.close()
         s.stop()
         rot.stop()
-
-
-def test_web_stack_is_not_imported_by_logs_or_rotate(tmp_path):
-    probe = ("import sys, runpy; sys.argv = ['cellsrun'] + sys.argv[1:]\n"
-             "try:\n    runpy.run_module('cellsrun', run_name='__main__')\nexcept SystemExit:\n    pass\n"
-             "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
-             "('starlette', 'uvicorn', 'anyio', 'playwright') or m.startswith('cellsrun.web'))\n"
-             "print('WEB-MODULES', bad, file=sys.stderr)\n")
-    (tmp_path / "logs").mkdir()
-    (tmp_path / "logs" / "cells.out").write_text("2026-11-27T10:00:00.000Z\tINFO\tpydio.x\thello\n")
-    import sys
-    for args in (["logs", "--dir", str(tmp_path / "logs")], ["rotate", "--dir", str(tmp_path / "out")]):
-        r = subprocess.run([sys.executable, "-c", probe, *args], input=b"a line\n", capture_output=True,
-                           env=ENV, timeout=30)
-        assert b"WEB-MODULES []" in r.stderr, (args, r.stderr[-500:])
