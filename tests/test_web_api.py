@@ -297,6 +297,11 @@ def test_a_fifo_named_like_an_archive_does_not_hang_the_page(tmp_path):
     try:
         status, page = get_json(s, "/api/entries")
         assert status == 200 and [r["msg"] for r in page["entries"]] == ["hello"]
+        assert page["warnings"] == [f"skipped {d / 'cells.out.2026-11-26'}: not a regular file"]
+        status, stats = get_json(s, "/api/stats")  # would block forever opening the FIFO
+        assert status == 200 and stats["total"] == 1
+        status, _, body = s.get("/api/export.ndjson")
+        assert status == 200 and json.loads(body)["msg"] == "hello"
     finally:
         s.stop()
 

@@ -49,7 +49,7 @@ class _Minutes:
     def add_block(self, block: bytes) -> None:
         for (minute, zone, level), n in Counter(_CONSOLE.findall(block)).items():
             self._add(minute, zone, level, n)
-        if b"{" in block:
+        if block[:1] == b"{" or b"\n{" in block:  # JSON lines (console lines hold "{" too)
             for (level, minute, zone), n in Counter(_JSON.findall(block)).items():
                 self._add(minute, zone, level, n)
 
@@ -79,12 +79,24 @@ class VolumeCounter:
     def __init__(self):
         self._files: OrderedDict[tuple, tuple[int, _Minutes]] = OrderedDict()
         self._lock = threading.Lock()
+        self._counting: dict[tuple, threading.Lock] = {}  # one count per file at a time
 
     def file_minutes(self, lf) -> _Minutes | None:
-        """The minute table of one LogFile (None if it vanished)."""
+        """The minute table of one LogFile (None if it vanished or cannot be read). Requests
+        that need the same file at once wait for one count instead of each making their own."""
+        try:
+            st = os.stat(lf.path)
+        except OSError:
+            return None
+        with self._lock:
+            busy = self._counting.setdefault((st.st_dev, st.st_ino), threading.Lock())
+        with busy:
+            return self._file_minutes(lf)
+
+    def _file_minutes(self, lf) -> _Minutes | None:
         try:
             f = open(lf.path, "rb")
-        except FileNotFoundError:
+        except OSError:
             return None
         with f:
             st = os.fstat(f.fileno())

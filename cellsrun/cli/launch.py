@@ -25,7 +25,18 @@ def add_start(p: argparse.ArgumentParser) -> None:
     p.add_argument("--startsecs", type=converter(dt.seconds, "startsecs"), metavar="S",
                    help=f"seconds the service must stay up to count as started "
                    f"(default {defaults.STARTSECS})")
+    web = p.add_mutually_exclusive_group()
+    web.add_argument("--web", action="store_true", default=None,
+                     help=f"also serve the logs as a web page (program {defaults.WEB}; saved)")
+    web.add_argument("--no-web", dest="web", action="store_false", help="no web page (saved)")
+    p.add_argument("--web-listen", type=converter(_listen_text, "web-listen"), metavar="HOST:PORT",
+                   help=f"the page's address (default {defaults.WEB_LISTEN})")
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND ARGS... (saved for next time)")
+
+
+def _listen_text(text: str) -> str:
+    dt.listen_address(text)  # refuses a bad one, naming it
+    return text.strip()
 
 
 def _settings(args, flags: dict | None = None):
@@ -42,7 +53,7 @@ def _start_flags(args) -> dict:
         flags.update(demo=True, command=command)
     elif command:
         flags.update(demo=False, command=command)
-    for key in ("log", "keep_days", "max_total", "compress", "startsecs"):
+    for key in ("log", "keep_days", "max_total", "compress", "startsecs", "web", "web_listen"):
         if getattr(args, key) is not None:
             flags[key] = getattr(args, key)
     return flags

@@ -18,6 +18,9 @@ def add_web(p: argparse.ArgumentParser) -> None:
     p.add_argument("--listen", default=defaults.WEB_LISTEN, metavar="HOST:PORT",
                    type=converter(dt.listen_address, "listen"),
                    help=f"address to serve on (default: {defaults.WEB_LISTEN}; port 0: any free port)")
+    p.add_argument("--no-login-url", action="store_true",
+                   help="do not print the login URL (under supervisord its log is group-readable; "
+                   "`cellsrun status` shows the URL)")
 
 
 def run_web(args) -> int:
@@ -31,4 +34,4 @@ def run_web(args) -> int:
     home = args.home or defaults.default_home()
     log_dir = args.dir or defaults.default_log_dir(home=home)
     host, port = args.listen
-    return serve(home, log_dir, args.name, host, port)
+    return serve(home, log_dir, args.name, host, port, show_login=not args.no_login_url)

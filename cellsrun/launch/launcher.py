@@ -15,7 +15,7 @@ import time
 from cellsrun.launch import supervisor_conf
 from cellsrun.errors import RuntimeFailure
 from cellsrun.launch.rpc import BACKOFF, EXITED, FATAL, RUNNING, Supervisor
-from cellsrun.defaults import ROTATOR, SERVICE
+from cellsrun.defaults import ROTATOR, SERVICE, WEB
 from cellsrun.fifo import fifo_bytes
 from cellsrun.launch.processes import process_tree, supervisord_pid
 from cellsrun.launch.survey import read_tail
@@ -92,14 +92,20 @@ class Launcher:
         if launched:
             self._launch_supervisord()  # autostart: the rotator first (priority), then the service
         else:
-            self.sup.update()
+            self.sup.update()  # adds or removes the page's program as settings say
             self.sup.start(ROTATOR)
             self.sup.start(SERVICE)
+            if self.s.web:
+                self.sup.start(WEB)
         deadline = time.monotonic() + self.s.startsecs + 10
-        for name in (ROTATOR, SERVICE):
+        for name in (ROTATOR, SERVICE) + ((WEB,) if self.s.web else ()):
             info = self.sup.wait_state(name, {RUNNING}, deadline, fail={BACKOFF, FATAL, EXITED})
             if info["statename"] != RUNNING:
                 tail = self._last_words(name)
+                if name == WEB:  # the page is an extra: the service and its logs keep running
+                    self.sup.stop(WEB)
+                    raise RuntimeFailure(f"the page ({WEB}) did not start ({info['statename']}); the "
+                                         f"service runs; its last output:\n{tail}")
                 if launched:
                     self.shutdown()
                 else:

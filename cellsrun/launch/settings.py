@@ -15,7 +15,7 @@ import os
 import shutil
 import sys
 
-from cellsrun import defaults
+from cellsrun import datatypes, defaults
 from cellsrun.defaults import PRODUCTION, default_home
 from cellsrun.errors import UsageError
 
@@ -35,9 +35,12 @@ class Settings:
     compress     "gzip" or "none" (default gzip)
     startsecs    seconds the service must stay up to count as started (default 2)
     stopwaitsecs seconds between TERM and KILL at stop (default 20)
+    web          also run the page (`cellsrun web`) as the program cells-logs-web (default false)
+    web_listen   its HOST:PORT (default 127.0.0.1:8035)
     """
 
-    FIELDS = ("log", "command", "demo", "keep_days", "max_total", "compress", "startsecs", "stopwaitsecs")
+    FIELDS = ("log", "command", "demo", "keep_days", "max_total", "compress", "startsecs", "stopwaitsecs",
+              "web", "web_listen")
 
     def __init__(self, home: str, log_dir: str | None = None):
         self.home = os.path.abspath(home)
@@ -50,6 +53,8 @@ class Settings:
         self.compress = defaults.COMPRESS
         self.startsecs = defaults.STARTSECS
         self.stopwaitsecs = defaults.STOPWAITSECS
+        self.web = False
+        self.web_listen = defaults.WEB_LISTEN
 
     # -- derived paths ---------------------------------------------------------------------
 
@@ -151,6 +156,10 @@ def resolve(home: str | None, flags: dict, env=os.environ) -> Settings:
         s.log = env["PYDIO_LOGS_LEVEL"]
     for key, value in flags.items():
         setattr(s, key, value)
+    try:  # a value from cellsrun.toml passes the same check as the flag
+        datatypes.listen_address(s.web_listen)
+    except ValueError as e:
+        raise UsageError(f"web_listen: {e}") from None
     if len(s.socket) > 100:
         raise UsageError(f"working dir {s.home} is too deep: the socket path {s.socket} "
                          "exceeds the 100-byte limit of unix sockets")

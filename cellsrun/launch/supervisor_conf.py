@@ -12,7 +12,7 @@ import shlex
 import string
 import sys
 
-from cellsrun.defaults import LIVE_NAME, ROTATOR, SERVICE
+from cellsrun.defaults import LIVE_NAME, ROTATOR, SERVICE, WEB
 from cellsrun.errors import RuntimeFailure, UsageError
 
 
@@ -57,16 +57,24 @@ def _render(name: str, values: dict) -> str:
     return string.Template(text).substitute(values)
 
 
+def web_argv(s) -> list[str]:
+    return cellsrun_argv() + ["web", "--home", s.home, "--dir", s.log_dir, "--name", LIVE_NAME,
+                              "--listen", s.web_listen, "--no-login-url"]
+
+
 def programs(s, require_cells: bool = True) -> str:
-    """The two [program:] blocks (also what `cellsrun config --supervisor` prints, where
-    ``require_cells=False`` lets `cells start` stand even if cells is not installed yet)."""
+    """The [program:] blocks: the rotator, the service, and with ``s.web`` the page (also what
+    `cellsrun config --supervisor` prints, where ``require_cells=False`` lets `cells start`
+    stand even if cells is not installed yet)."""
+    web = _render("web.conf.tmpl", {"web": WEB, "web_command": _command(web_argv(s)),
+                                    "log_dir": _value(s.log_dir)}) if s.web else ""
     return _render("programs.conf.tmpl", {
         "rotator": ROTATOR, "service": SERVICE,
         "rotate_command": _command(rotate_argv(s)),
         "exec_command": _command(exec_argv(s, require_cells)),
         "log_dir": _value(s.log_dir), "home": _value(s.home),
         "startsecs": str(int(s.startsecs)), "stopwaitsecs": str(int(s.stopwaitsecs)),
-    })
+    }) + web
 
 
 def render(s) -> str:

@@ -40,6 +40,8 @@ def collect(s, sup) -> dict:
            "last_rotation": last_rotation(tail) if tail else None,
            "next_rotation": _dt.datetime.fromtimestamp(
                clock.next_day_start(clock.day_of(now), now)).astimezone().isoformat()}
+    if s.web:
+        out["web"] = web_urls(s)
     try:
         out["cells_out_bytes"] = os.lstat(s.live_file).st_size
     except OSError:
@@ -60,6 +62,20 @@ def collect(s, sup) -> dict:
             service_pid = info["pid"]
     out["service_tree"] = tree_usage(process_tree(service_pid))
     return out
+
+
+def web_urls(s) -> dict:
+    """The page's address and login URL (the token read from <home>/run/web.token, if made)."""
+    from cellsrun.datatypes import listen_address
+    from cellsrun.web.auth import token_path
+    from cellsrun.web.server import login_url, url_of
+    base = url_of(*listen_address(s.web_listen))
+    try:
+        with open(token_path(s.home)) as f:
+            token = f.read(4096).strip()
+    except OSError:
+        token = ""
+    return {"url": base + "/", "login": login_url(base, token) if token else None}
 
 
 def exit_code(data: dict) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import stat
 import threading
 import time
 
@@ -117,10 +118,30 @@ class Api:
             raise ApiError(400, f"invalid {key} {text!r} (from {low} to {high})")
         return value
 
-    def files(self, q):
+    def files(self, q, warnings: list | None = None):
+        """The files the query needs, regular files only (a FIFO or a device named like a log
+        file would block a reader forever): the others are left out, with a warning."""
         if not os.path.isdir(self.dir):
             raise ApiError(503, f"the log directory {self.dir} does not exist (is the rotator running?)")
-        return select_files(self.dir, self.name, *q.day_range())
+        try:
+            listed = select_files(self.dir, self.name, *q.day_range())
+        except OSError as e:
+            raise ApiError(503, f"cannot list the log directory {self.dir}: {e.strerror or e}") from None
+        files = []
+        for lf in listed:
+            try:
+                regular = stat.S_ISREG(os.stat(lf.path).st_mode)
+            except FileNotFoundError:
+                continue
+            except OSError as e:
+                regular, why = False, e.strerror or str(e)
+            else:
+                why = "not a regular file"
+            if regular:
+                files.append(lf)
+            elif warnings is not None:
+                warnings.append(f"skipped {lf.path}: {why}")
+        return files
 
     def position(self, kind: str, handle: str):
         try:
@@ -137,8 +158,10 @@ class Api:
         q = self.query(p)
         limit = self.int_param(p, "limit", 100, 1, MAX_LIMIT)
         start = self.position("cursor", p["cursor"]) if p.get("cursor") else None
-        files = self.files(q)
+        warnings: list[str] = []
+        files = self.files(q, warnings)
         newest = Newest(Reader(q), self.gz_cache)
+        newest.warnings = warnings
         try:
             page = newest.page(files, start, limit)
         except StalePosition as e:
@@ -252,6 +275,8 @@ class Api:
             while not os.path.exists(live):
                 if stop.wait(0.5):
                     return
+            if not stat.S_ISREG(os.stat(live).st_mode):
+                raise OSError(f"{live} is not a regular file")
             offset = 0
             current = os.stat(live).st_ino
             if head is not None and head.ino != current:

@@ -48,8 +48,10 @@ def is_loopback(host: str) -> bool:
         return host == "localhost"
 
 
-def serve(home: str, log_dir: str, name: str, host: str, port: int, out=sys.stdout) -> int:
-    """Serve the page for ``log_dir`` until stopped; returns the exit code."""
+def serve(home: str, log_dir: str, name: str, host: str, port: int, out=sys.stdout,
+          show_login: bool = True) -> int:
+    """Serve the page for ``log_dir`` until stopped; returns the exit code. ``show_login``:
+    print the login URL (it holds the token)."""
     import uvicorn
 
     from cellsrun.web.app import create_app
@@ -60,7 +62,8 @@ def serve(home: str, log_dir: str, name: str, host: str, port: int, out=sys.stdo
     port = sock.getsockname()[1]
     base = url_of(host, port)
     print(f"cellsrun web: serving {log_dir} at {base}/", file=out)
-    print(f"log in: {login_url(base, token)}", file=out)
+    print(f"log in: {login_url(base, token)}" if show_login else
+          "log in: the URL that `cellsrun status` prints", file=out)
     print(f"(the token is kept in {token_path(home)})", file=out)
     if not is_loopback(host):
         print("note: listening beyond this machine; put a TLS reverse proxy in front "

@@ -58,14 +58,14 @@ class WebServer:
         self.out.close()
         return self.proc.returncode
 
-    def get(self, path: str, cookie: bool = True, headers: dict | None = None):
+    def get(self, path: str, cookie: bool = True, headers: dict | None = None, timeout: float = 120):
         """(status, headers, body bytes) of a GET, with the session cookie unless told not to."""
         h = dict(headers or {})
         if cookie:
             h["Cookie"] = f"cellsrun_session={self.token}"
         req = urllib.request.Request(self.base + path, headers=h)
         try:
-            with urllib.request.urlopen(req, timeout=30) as r:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
                 return r.status, r.headers, r.read()
         except urllib.error.HTTPError as e:
             return e.code, e.headers, e.read()
