@@ -26,7 +26,7 @@ from collections import Counter, OrderedDict
 from cellsrun.browse.entries import LEVELS, RANK, parse_time
 
 MAX_FILES = 40
-BLOCK = 4 << 20
+BLOCK = 2 << 20
 _CONSOLE = re.compile(rb"^(\d{4}-\d\d-\d\dT\d\d:\d\d)[:.\d]*(Z|[+-]\d\d:?\d\d)?\t(?:\x1b\[[0-9;]*m)?"
                       rb"([A-Za-z]+)", re.M)
 _JSON = re.compile(rb'^\{(?=[^\n]*?"level" ?: ?"([a-zA-Z]+)")(?=[^\n]*?"ts" ?: ?"(\d{4}-\d\d-\d\dT\d\d:\d\d)'

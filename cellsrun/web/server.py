@@ -14,13 +14,17 @@ import sys
 from cellsrun.errors import RuntimeFailure
 
 TOKEN_PARAM = "token"
+WEB_READ_BLOCK = 1 << 20
 
 
 def bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP named explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says
+    # TCP; without it every keep-alive response waited ~40 ms for a delayed ACK (Nagle).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.bind((host, port))
         sock.listen(128)
     except OSError as e:
@@ -56,6 +60,11 @@ def serve(home: str, log_dir: str, name: str, host: str, port: int, out=sys.stdo
 
     from cellsrun.web.app import create_app
     from cellsrun.web.auth import load_or_make_token, token_path
+
+    from cellsrun.browse import reader
+    # The terminal reads in 8 MiB blocks (one user, one pass); the page serves several
+    # requests at once within an 80 MiB budget, so its reads (exports, counts) use 1 MiB.
+    reader.BLOCK = WEB_READ_BLOCK
 
     token = load_or_make_token(home)
     sock = bind(host, port)
