@@ -288,20 +288,24 @@ def test_a_missing_log_dir_is_a_clear_error(tmp_path):
         s.stop()
 
 
-def test_a_fifo_named_like_an_archive_does_not_hang_the_page(tmp_path):
+def test_a_fifo_in_place_of_cells_out_does_not_hang_the_page(tmp_path):
     d = tmp_path / "logs"
     d.mkdir()
-    (d / "cells.out").write_text("2026-11-27T10:00:00.000Z\tINFO\tpydio.x\thello\n")
-    os.mkfifo(d / "cells.out.2026-11-26")
+    (d / "cells.out.2026-11-26").write_text("2026-11-26T10:00:00.000Z\tINFO\tpydio.x\thello\n")
+    os.mkfifo(d / "cells.out")  # opening it to read would block until a writer comes
     s = WebServer(tmp_path, env=ENV)
     try:
         status, page = get_json(s, "/api/entries")
         assert status == 200 and [r["msg"] for r in page["entries"]] == ["hello"]
-        assert page["warnings"] == [f"skipped {d / 'cells.out.2026-11-26'}: not a regular file"]
-        status, stats = get_json(s, "/api/stats")  # would block forever opening the FIFO
+        assert page["warnings"] == [f"skipped {d / 'cells.out'}: not a regular file"]
+        status, stats = get_json(s, "/api/stats")
         assert status == 200 and stats["total"] == 1
         status, _, body = s.get("/api/export.ndjson")
         assert status == 200 and json.loads(body)["msg"] == "hello"
+        events = EventReader(s, [])
+        wait_for(lambda: events.problems, 10, "the live view to say it stopped")
+        assert "not a regular file" in events.problems[0]["error"]
+        events.close()
     finally:
         s.stop()
 

@@ -116,10 +116,11 @@ def whole_lines_before(src: _Source, end: int, size: int, live: bool = False) ->
 
 
 def live_end(path: str) -> Position | None:
-    """The live file's end of complete lines (where following it starts), or None if missing."""
+    """The live file's end of complete lines (where following it starts), or None if it is
+    missing or not a regular file."""
     try:
         src = _Source(LogFile(path, None, False, True), None)
-    except FileNotFoundError:
+    except OSError:
         return None
     try:
         start, data = whole_lines_before(src, src.size, FIRST_BLOCK, live=True)
