@@ -6,6 +6,8 @@ For a live file ``cells.out`` the rotator makes, and only ever touches:
 - ``cells.out.2026-11-27.1``      a second archive of that day (a name is never reused)
 - ``cells.out.2026-11-27.gz``     once compressed (``.1.gz`` likewise)
 - ``cells.out.2026-11-27.gz.tmp`` a compression in progress (finished or redone at start)
+- ``cells.out.lock``              held (flock) by the one rotator writing ``cells.out``; it is
+  not an archive, so retention and the browser never see it
 
 The rotator, retention and the log browser all go through this module, so the
 three agree on what is "ours". Everything else in the directory is foreign.
@@ -21,6 +23,24 @@ from collections import namedtuple
 
 GZ = ".gz"
 TMP = ".tmp"
+LOCK = ".lock"
+
+
+def compressed_name(filename: str) -> str:
+    """``cells.out.2026-11-27`` -> ``cells.out.2026-11-27.gz`` (the archive once compressed)."""
+    return filename + GZ
+
+
+def compressing_name(filename: str) -> str:
+    """``cells.out.2026-11-27`` -> ``cells.out.2026-11-27.gz.tmp`` (its compression under way)."""
+    return filename + GZ + TMP
+
+
+def plain_name(compressing: str) -> str:
+    """The archive that the temp file ``compressing`` (a ``.gz.tmp``) is the compression of."""
+    if not compressing.endswith(GZ + TMP):
+        raise ValueError(f"not a compression temp file: {compressing!r}")
+    return compressing[:-len(GZ + TMP)]
 
 
 class Archive(namedtuple("Archive", "day seq compressed filename")):
@@ -46,6 +66,7 @@ class ArchiveNames:
 
     def __init__(self, name: str):
         self.name = name
+        self.lock = name + LOCK  # the lock file of the rotator writing ``name`` (never an archive)
         self._re = _pattern(name)
 
     def make(self, day: _dt.date, seq: int = 0, compressed: bool = False) -> str:
@@ -53,7 +74,7 @@ class ArchiveNames:
         text = f"{self.name}.{day.isoformat()}"
         if seq:
             text += f".{seq}"
-        return text + (GZ if compressed else "")
+        return compressed_name(text) if compressed else text
 
     def _match(self, filename: str):
         m = self._re.match(filename)
@@ -110,6 +131,6 @@ class ArchiveNames:
         while True:
             plain = self.make(day, seq)
             if not any(os.path.lexists(os.path.join(directory, n))
-                       for n in (plain, plain + GZ, plain + GZ + TMP)):
+                       for n in (plain, compressed_name(plain), compressing_name(plain))):
                 return plain
             seq += 1

@@ -106,10 +106,10 @@ class Rotate:
 
     running: list = []
 
-    def __init__(self, tmp_path: Path, *args: str, env=None):
+    def __init__(self, tmp_path: Path, *args: str, env=None, stdin=subprocess.DEVNULL):
         self.err_path = tmp_path / f"rotate-{time.monotonic_ns()}.err"
         self.err = open(self.err_path, "wb")
-        self.proc = subprocess.Popen(cellsrun_cmd("rotate", *args), stdin=subprocess.DEVNULL,
+        self.proc = subprocess.Popen(cellsrun_cmd("rotate", *args), stdin=stdin,
                                      stderr=self.err, env=env or child_env())
         Rotate.running.append(self.proc)
 

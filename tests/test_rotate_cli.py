@@ -94,6 +94,7 @@ def test_json_format_makes_every_line_an_object(tmp_path):
 @pytest.mark.parametrize("args,code,needle", [
     (["--max-total", "10XB"], 2, "'10XB'"),
     (["--keep-days", "-1"], 2, "'-1'"),
+    (["--keep-days", "1000000"], 2, "'1000000'"),  # past 36,500 days: a typo, not a policy
     (["--compress", "zip"], 2, "'zip'"),
     (["--name", "a/b"], 2, "'a/b'"),
 ])
@@ -287,6 +288,70 @@ def test_full_disk_holds_data_applies_backpressure_and_resumes(tmp_path, tiny_fs
     assert rot.stop() == 0
     seen = [json.loads(l)["msg"].split()[0] for l in (logs / "cells.out").read_bytes().splitlines()]
     assert seen == [f"seq={i}" for i in range(total)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt,source", [("json", "fifo"), ("raw", "file")])
+def test_hup_and_term_during_a_full_disk_stall_do_not_spin(tmp_path, tiny_fs, fmt, source):
+    """The back-off loop sleeps between retries whatever signal arrives: a HUP or TERM
+    must not leave its wake-up fd readable (measured: CPU time of the stalled rotator)."""
+    import psutil
+    (tiny_fs / "filler").write_bytes(b"\0" * (3 << 20))
+    logs, fifo = tiny_fs / "logs", tmp_path / "cells.fifo"
+    args = ["--dir", str(logs), "--compress", "none", "--format", fmt]
+    writer = None
+    if source == "fifo":
+        rot = Rotate(tmp_path, "--input", str(fifo), *args)
+        wait_for(fifo.exists, 10, "the FIFO", rot.stderr)
+        writer = subprocess.Popen(writer_cmd("--fifo", str(fifo), "--count", "20000", "--size", "160"))
+    else:
+        subprocess.run(writer_cmd("--count", "20000", "--size", "160"), stdout=open(tmp_path / "src", "wb"),
+                       check=True)
+        rot = Rotate(tmp_path, *args, stdin=open(tmp_path / "src", "rb"))
+    try:
+        wait_for(lambda: "No space left" in rot.stderr(), 30, "a warning about the full disk", rot.stderr)
+        proc = psutil.Process(rot.proc.pid)
+
+        def cpu_in_one_second():
+            t = proc.cpu_times()
+            time.sleep(1.0)  # the interval measured, not a wait for something
+            u = proc.cpu_times()
+            return (u.user + u.system) - (t.user + t.system)
+        for sig in (signal.SIGHUP, signal.SIGTERM):
+            rot.proc.send_signal(sig)
+            used = cpu_in_one_second()
+            assert used < 0.2, f"{used:.2f}s of CPU in 1s after {sig.name}: the retry loop spins"
+            assert rot.proc.poll() is None
+        (tiny_fs / "filler").unlink()  # space again: what was read is written, then it stops
+        assert rot.proc.wait(30) == 0, rot.stderr()
+    finally:
+        if writer:
+            writer.kill()
+            writer.wait()
+    data = (logs / "cells.out").read_bytes()
+    if fmt == "json":
+        data = b"".join(json.loads(l)["msg"].encode() + b"\n" for l in data.splitlines())
+        assert len(check_sequence(data)) > 1000
+    else:  # what was read is written; a stop leaves the last line open (see the README)
+        assert data.count(b"\n") > 1000 and (tmp_path / "src").read_bytes().startswith(data)
+
+
+def test_leftover_archived_at_start_is_logged_and_handed_to_the_housekeeper(tmp_path):
+    import datetime as dt
+    from cellsrun.rotationlog import parse_rotated
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    live = logs / "cells.out"
+    live.write_bytes(b"from two days ago\n")
+    t = time.time() - 2 * 86400
+    os.utime(live, (t, t))
+    r = run("rotate", "--dir", str(logs), input=b"today\n")
+    assert r.returncode == 0, r.stderr
+    day = dt.date.fromtimestamp(t)
+    logged = [f for f in map(parse_rotated, r.stderr.decode().splitlines()) if f]
+    assert [(f["how"], f["archive"]) for f in logged] == [("archived leftover", f"cells.out.{day}")], r.stderr
+    assert sorted(p.name for p in logs.iterdir()) == ["cells.out", f"cells.out.{day}.gz"]
+    assert gzip.decompress((logs / f"cells.out.{day}.gz").read_bytes()) == b"from two days ago\n"
 
 
 def test_utc_days_instead_of_local_days(tmp_path):

@@ -68,6 +68,19 @@ def test_temp_names():
     assert not n.is_temp("cells.out.2026-11-27.gz")
 
 
+def test_suffixes_come_from_archive_py():
+    from cellsrun.archive import compressed_name, compressing_name, plain_name
+    assert compressed_name("cells.out.2026-11-27.1") == "cells.out.2026-11-27.1.gz"
+    assert compressing_name("cells.out.2026-11-27") == "cells.out.2026-11-27.gz.tmp"
+    assert plain_name("cells.out.2026-11-27.gz.tmp") == "cells.out.2026-11-27"
+    with pytest.raises(ValueError):
+        plain_name("cells.out.2026-11-27.gz")
+    n = ArchiveNames("cells.out")
+    assert n.is_temp(compressing_name("cells.out.2026-11-27"))
+    assert n.lock == "cells.out.lock"
+    assert n.parse(n.lock) is None and not n.is_temp(n.lock)  # never an archive: retention skips it
+
+
 def test_scan_and_free_names(tmp_path):
     n = ArchiveNames("cells.out")
     for name in ["cells.out.2026-11-27", "cells.out.2026-11-26.gz", "cells.out.2026-11-27.1.gz",

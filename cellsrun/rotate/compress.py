@@ -21,7 +21,7 @@ import os
 import sys
 import zlib
 
-from cellsrun.archive import GZ, TMP
+from cellsrun.archive import compressed_name, compressing_name
 
 BLOCK = 1 << 20
 
@@ -45,7 +45,8 @@ def gzip_archive(directory: str, filename: str, level: int = 6) -> str | None:
     """Compress ``directory/filename``; returns the .gz name, or None if the file is gone
     or another process is compressing it already."""
     src = os.path.join(directory, filename)
-    tmp = src + GZ + TMP
+    tmp = os.path.join(directory, compressing_name(filename))
+    done = os.path.join(directory, compressed_name(filename))
     try:
         fin = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except FileNotFoundError:
@@ -69,10 +70,10 @@ def gzip_archive(directory: str, filename: str, level: int = 6) -> str | None:
             _unlink(tmp)
             raise
         os.close(fout)
-        os.rename(tmp, src + GZ)
+        os.rename(tmp, done)
         _fsync_dir(directory)
         os.unlink(src)
-        return filename + GZ
+        return compressed_name(filename)
     finally:
         os.close(fin)
 

@@ -14,9 +14,10 @@ import os
 import queue
 import sys
 import threading
+import time
 
 from cellsrun import defaults
-from cellsrun.archive import GZ, TMP, ArchiveNames
+from cellsrun.archive import ArchiveNames, compressed_name, plain_name
 from cellsrun.rotate.compress import is_busy
 from cellsrun.rotate.retention import apply_retention
 
@@ -26,7 +27,9 @@ class Housekeeper:
 
     ``compress``: "gzip" or "none". ``keep_days``/``max_total``: see
     :func:`cellsrun.rotate.retention.select_expired`. ``today``: returns the current local date.
-    ``warn(text)``: reports a failure (the thread never dies of one).
+    ``warn(text)``: reports a failure. Whatever a job raises, the thread reports it and goes
+    on with the next job: a dead housekeeper would compress and expire nothing again, and
+    :meth:`wait_idle` at end of input would wait for it forever.
     """
 
     def __init__(self, directory: str, names: ArchiveNames, *, compress: str = defaults.COMPRESS,
@@ -50,7 +53,7 @@ class Housekeeper:
         archives, temps = self.names.scan(self.directory)
         present = {a.filename for a in archives}
         for temp in temps:
-            plain = temp[:-len(GZ + TMP)]
+            plain = plain_name(temp)
             if is_busy(os.path.join(self.directory, plain)):
                 continue  # an orphaned compression of a previous run is still at work
             os.unlink(os.path.join(self.directory, temp))
@@ -58,7 +61,7 @@ class Housekeeper:
         for archive in archives:
             if archive.compressed:
                 continue
-            if archive.filename + GZ in present:  # renamed into place, not yet unlinked
+            if compressed_name(archive.filename) in present:  # renamed into place, not yet unlinked
                 if not is_busy(archive.path(self.directory)):
                     os.unlink(archive.path(self.directory))
             else:
@@ -73,7 +76,7 @@ class Housekeeper:
         self._thread = threading.Thread(target=self._run, name="housekeeper", daemon=True)
         self._thread.start()
 
-    def archived(self, filename: str) -> None:
+    def new_archive(self, filename: str) -> None:
         """A new archive exists: compress it (if enabled), then apply retention."""
         if self.compress == "gzip":
             self._queue.put(filename)
@@ -89,11 +92,20 @@ class Housekeeper:
         if self._thread:
             self._thread.join(timeout)
 
-    def wait_idle(self, timeout: float | None = None) -> None:
-        """Block until every queued job is done (for tests and end of input)."""
+    def wait_idle(self, timeout: float | None = None, should_stop: Callable[[], bool] = lambda: False) -> bool:
+        """Block until every queued job is done (for tests and end of input); returns True
+        then. Returns False early after ``timeout`` seconds, when ``should_stop()`` becomes
+        true (a TERM: the work is finished or redone at the next start) or if the thread is
+        not running: never a wait without end."""
         done = threading.Event()
         self._queue.put(done)
-        done.wait(timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not done.wait(0.1):
+            if should_stop() or not (self._thread and self._thread.is_alive()):
+                return False
+            if deadline is not None and time.monotonic() > deadline:
+                return False
+        return True
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -103,11 +115,11 @@ class Housekeeper:
                     job.set()
                 elif job is None:
                     apply_retention(self.directory, self.names, self.today(),
-                                    self.keep_days, self.max_total)
+                                    self.keep_days, self.max_total, warn=self.warn)
                 else:
                     self._gzip_in_child(job)
-            except OSError as e:
-                self.warn(f"housekeeping {job or 'retention'} failed: {e}")
+            except Exception as e:  # noqa: BLE001 - see the class docstring
+                self.warn(f"housekeeping {job or 'retention'} failed: {type(e).__name__}: {e}")
 
     def _gzip_in_child(self, filename: str) -> None:
         import subprocess  # here: a rotator that never rotates does not pay for the import

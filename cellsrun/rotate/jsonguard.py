@@ -8,7 +8,8 @@ blank line) is wrapped as::
 
 Speed: a whole chunk of lines is validated in one call to msgspec's C decoder
 (objects with no declared fields, so values are checked but not built). Only a
-chunk that fails is looked at line by line.
+chunk that fails, or that the block check cannot vouch for line by line (see
+:meth:`JsonGuard.check`), is looked at line by line.
 """
 
 from __future__ import annotations
@@ -37,11 +38,15 @@ class JsonGuard:
         self._clock = clock
 
     def is_object(self, line: bytes) -> bool:
-        """True if ``line`` (no newline) is exactly one JSON object in valid UTF-8."""
+        """True if ``line`` (no newline) is exactly one JSON object in valid UTF-8.
+
+        A line the decoder cannot judge (nested deeper than it recurses, or anything
+        else it raises) is not an object: it is wrapped, never fatal.
+        """
         try:
             self._lines.decode(line)
             line.decode("utf-8")
-        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
+        except Exception:  # noqa: BLE001 - hostile input must never stop the rotator
             return False
         return True
 
@@ -60,15 +65,20 @@ class JsonGuard:
         ``buf`` itself when all lines are objects (the common case, no copy)."""
         view = memoryview(buf)[:end]
         try:
-            # msgspec's decode_lines skips blank lines and accepts two objects on one
-            # line ('{}{}'), so a count of objects alone could be fooled by one of each.
-            # Also requiring every line to start with '{' rules blank lines out.
+            # msgspec's decode_lines reads a stream of objects, not lines: it skips blank
+            # lines, accepts two objects on one line ('{}{}') and one object over two
+            # ('{"x":' + '{}}'), so a count of objects alone can be fooled. The block
+            # passes only if, besides, every line starts with '{' and ends with '}' (the
+            # first and last bytes, and n - 1 times '}\n{' for n newlines): an object
+            # cannot go on past a '}' that ends a line into a '{' that starts the next
+            # ('}{' is never valid inside one), so each line then holds one object.
+            # (One 3-byte count is cheaper than two 2-byte ones: 1.7 vs 1.3 GB/s each.)
             n = len(self._lines.decode_lines(view))
-            if (n == buf.count(b"\n", 0, end) and buf[0] == 0x7B
-                    and n == buf.count(b"\n{", 0, end) + 1):
+            if (n == buf.count(b"\n", 0, end) and buf[0] == 0x7B and buf[end - 2] == 0x7D
+                    and n == buf.count(b"}\n{", 0, end) + 1):
                 str(view, "utf-8")
                 return view
-        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
+        except Exception:  # noqa: BLE001 - too deep, broken, anything: judged line by line
             pass
         out = []
         for line in bytes(view).split(b"\n")[:-1]:

@@ -67,7 +67,10 @@ class WarnAndWait(Stall):
                                  f"({error.strerror}); {pending} bytes not written")
         p = select.poll()
         p.register(self.signals.rfd, select.POLLIN)
-        p.poll(self.pause * 1000)
+        if p.poll(self.pause * 1000):
+            # A signal woke us: its flag is set; drain the wake-up fd, or every later poll
+            # returns at once and this back-off spins until the disk has room again.
+            self.signals.drain()
         self.pause = min(self.pause * 2, 5.0)
 
     def resumed(self) -> None:
@@ -79,10 +82,15 @@ class WarnAndWait(Stall):
 
 
 def run_rotate(settings: RotateSettings, clock=None) -> int:
-    """Run until end of input (exit 0) or TERM/INT (exit 0). Raises CellsrunError."""
+    """Run until end of input (exit 0) or TERM/INT (exit 0). Raises CellsrunError.
+
+    Order matters: the lock on the directory is taken before anything in it is touched
+    and before the input is opened, so a second rotator refused leaves both alone.
+    """
     # Imported here, not at the top: the framed path pulls in msgspec only when asked for.
     from cellsrun.clock import Clock
     from cellsrun.rotationlog import format_rotated
+    from cellsrun.rotate.dirlock import DirLock
     from cellsrun.rotate.housekeeper import Housekeeper
     from cellsrun.fifo import check_fifo_path
     from cellsrun.rotate.pump import Pump, Signals, open_input
@@ -90,40 +98,51 @@ def run_rotate(settings: RotateSettings, clock=None) -> int:
     if clock is None:
         clock = Clock(_dt.timezone.utc) if settings.utc else Clock()
     check_fifo_path(settings.input)
-    signals = Signals()
-    signals.install()
     directory = settings.directory
 
     def warn(text: str) -> None:
         print(f"cellsrun rotate: warning: {text}", file=sys.stderr, flush=True)
 
+    signals = Signals()
     rotator = Rotator(directory, settings.name, clock,
-                      stall=WarnAndWait(signals, os.path.join(directory, settings.name)))
-    housekeeper = Housekeeper(directory, rotator.names, compress=settings.compress,
-                              keep_days=settings.keep_days, max_total=settings.max_total,
-                              today=clock.today, warn=warn)
-    rotator.open()
-    fd, is_pipe = open_input(settings.input)
-    pending = housekeeper.recover()
-
-    def archived(filename: str) -> None:
-        # One line per rotation in the rotator's own log (supervisord keeps it): when, and where to.
-        stamp = _dt.datetime.fromtimestamp(clock.now(), clock.tz).astimezone(clock.tz)
-        print(format_rotated(stamp, settings.name, filename), file=sys.stderr, flush=True)
-        housekeeper.archived(filename)
-
-    rotator.on_archive = archived
-    housekeeper.start(pending)
-    guard = None
-    if settings.format == "json":
-        from cellsrun.rotate.jsonguard import JsonGuard
-        guard = JsonGuard(settings.logger or settings.name.split(".")[0], clock)
-    pump = Pump(fd, is_pipe, rotator, clock, signals, guard=guard, max_line=settings.max_line)
+                      stall=WarnAndWait(signals, os.path.join(directory, settings.name)), warn=warn)
+    rotator.make_directory()
+    lock = DirLock(directory, rotator.names.lock, settings.name, warn=warn)
+    lock.acquire()
     try:
-        how = pump.run()
+        signals.install()
+        housekeeper = Housekeeper(directory, rotator.names, compress=settings.compress,
+                                  keep_days=settings.keep_days, max_total=settings.max_total,
+                                  today=clock.today, warn=warn)
+        pending = housekeeper.recover()  # before open(): a leftover it archives is handed over below
+
+        def archived(filename: str, how: str) -> None:
+            # One line per archive in the rotator's own log (supervisord keeps it): when, and where to.
+            stamp = _dt.datetime.fromtimestamp(clock.now(), clock.tz).astimezone(clock.tz)
+            print(format_rotated(stamp, settings.name, filename, how=how), file=sys.stderr, flush=True)
+            housekeeper.new_archive(filename)
+
+        rotator.on_archive = archived
+        rotator.open()
+        fd, is_pipe = open_input(settings.input)
+        housekeeper.start(pending)
+        guard = None
+        if settings.format == "json":
+            from cellsrun.rotate.jsonguard import JsonGuard
+            guard = JsonGuard(settings.logger or settings.name.split(".")[0], clock)
+        pump = Pump(fd, is_pipe, rotator, clock, signals, guard=guard, max_line=settings.max_line,
+                    lock=lock)
+        try:
+            how = pump.run()
+        finally:
+            rotator.close()
+        if how == "eof":
+            # like `cmd | gzip`: at end of input the work is done (a TERM cuts the wait short)
+            housekeeper.wait_idle(should_stop=lambda: signals.stop)
+        housekeeper.close()
+        if pump.lock_lost:
+            raise RuntimeFailure(f"stopped: another rotator took over {directory} while its lock "
+                                 "file was missing")
     finally:
-        rotator.close()
-    if how == "eof":
-        housekeeper.wait_idle()  # like `cmd | gzip`: at end of input the work is done
-    housekeeper.close()
+        lock.release()
     return 0

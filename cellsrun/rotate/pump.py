@@ -15,6 +15,12 @@ Lines longer than ``max_line`` are cut into pieces of that size in the framed pa
 (memory stays bounded); raw bytes never sit in memory, so there a long line is cut
 only where a rotation falls inside it. Signals: TERM/INT finish the current line if its end is already on its
 way, write everything read and return 0; HUP reopens the live file.
+
+After a write, at most every CHECK_EVERY seconds (so at the first write after a pause,
+and ten times a second while writing), the pump has the rotator check that
+``cells.out`` is still where it was (an ``lstat``, nothing on the byte path) and the
+lock that it is still held. What went into a deleted file before the check is carried
+over by the rotator, so the check's delay costs no line.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from cellsrun.fifo import open_fifo, raise_pipe_size
 CHUNK = 1 << 20
 MAX_WAIT = 60.0       # re-check the wall clock at least this often (it can jump)
 FINISH_GRACE = 1.0    # how long a rotation or stop waits for the rest of a started line
+CHECK_EVERY = 0.1     # seconds between checks of the live file's path while writing
 
 
 def open_input(path: str | None) -> tuple[int, bool]:
@@ -49,7 +56,7 @@ class Signals:
 
     def __init__(self):
         self.stop = False
-        self.reopen = False
+        self.hup = False
         self.rfd, self._wfd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
 
     def install(self) -> None:
@@ -62,7 +69,7 @@ class Signals:
         self.stop = True
 
     def _on_hup(self, signum, frame):
-        self.reopen = True
+        self.hup = True
 
     def drain(self) -> None:
         try:
@@ -76,12 +83,17 @@ class Pump:
     """Moves input to a :class:`cellsrun.rotate.rotator.Rotator` until end of input or a stop signal.
 
     ``guard``: a :class:`cellsrun.rotate.jsonguard.JsonGuard` for ``--format json``, else None.
-    ``max_line``: bytes; longer lines are cut.
+    ``max_line``: bytes; longer lines are cut. ``lock``: the
+    :class:`cellsrun.rotate.dirlock.DirLock` held, checked with the live file; if another
+    rotator has taken it over, the pump stops as on TERM and sets :attr:`lock_lost`.
     """
 
     def __init__(self, in_fd: int, is_pipe: bool, rotator, clock, signals: Signals, *,
-                 guard=None, max_line: int = defaults.MAX_LINE_BYTES):
+                 guard=None, max_line: int = defaults.MAX_LINE_BYTES, lock=None):
         self.fd = in_fd
+        self.lock = lock
+        self.lock_lost = False
+        self._next_check = 0.0   # when the live path is checked again, after a write
         self.rotator = rotator
         self.clock = clock
         self.signals = signals
@@ -105,13 +117,14 @@ class Pump:
         """Returns "eof" or "stopped"."""
         rot = self.rotator
         while True:
-            if rot.due(self.clock.now()):
-                self.rotate()
+            now = self.clock.now()
+            if rot.due(now):
+                self.rotate_between_lines()
             if self.signals.stop:
                 self.finish(stopping=True)
                 return "stopped"
-            if self.signals.reopen:
-                self.signals.reopen = False
+            if self.signals.hup:
+                self.signals.hup = False
                 rot.reopen()
             if not self._input_ready:
                 self._wait()
@@ -122,11 +135,20 @@ class Pump:
                 n = self.framer.read_from(self.fd)
             else:
                 n = self._read_raw()
+            if n and now >= self._next_check:
+                self._check_paths(now)
             if n is None or not self._nonblocking:
                 self._input_ready = False
             if n == 0:
                 self.finish(stopping=False)
                 return "eof"
+
+    def _check_paths(self, now: float) -> None:
+        self._next_check = now + CHECK_EVERY
+        reopened = self.rotator.check_live_path()
+        if self.lock is not None and not self.lock.check(quiet=reopened):
+            self.lock_lost = True
+            self.signals.stop = True
 
     def _wait(self) -> None:
         left = max(self.rotator.next_rotation - self.clock.now(), 0.0)
@@ -198,7 +220,7 @@ class Pump:
         p.register(self.fd, select.POLLIN)
         return bool(p.poll(timeout * 1000))
 
-    def rotate(self) -> None:
+    def rotate_between_lines(self) -> None:
         """Rotate on a line boundary: a line under way is finished in the old file (cut if
         it does not end within FINISH_GRACE or max_line); bytes after it go to the new file."""
         rest = self._read_to_boundary(FINISH_GRACE, first_line_only=True)
@@ -218,3 +240,4 @@ class Pump:
                 self._cut()
         else:
             self._cut()
+        self.rotator.check_live_path()  # what went into a file deleted since the last check is carried
