@@ -394,3 +394,16 @@ def test_live_events_across_a_real_midnight_nothing_missed_or_repeated(tmp_path)
             events.close()
         s.stop()
         rot.stop()
+
+
+def test_bad_listen_and_busy_port_are_one_error_line(tmp_path):
+    import socket
+    r = run("web", "--home", str(tmp_path), "--listen", "8035")
+    assert r.returncode == 2 and r.stderr.decode().startswith("Error: ") and b"invalid listen address" in r.stderr
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        port = s.getsockname()[1]
+        r = run("web", "--home", str(tmp_path), "--listen", f"127.0.0.1:{port}", env=ENV)
+    err = r.stderr.decode()
+    assert r.returncode == 1 and err.startswith(f"Error: cannot listen on 127.0.0.1:{port}") and "Traceback" not in err
