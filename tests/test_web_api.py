@@ -248,6 +248,9 @@ def test_exports_stream_every_match(server):
     ("colour=red", "unknown parameter"),
     ("cursor=abc", "invalid cursor"),
     ("level=error&level=warn", "given twice"),
+    ("since=99999999999d", "out of range"),
+    ("until=9999-12-31", "out of range"),
+    ("minutes=nan&around=2026-11-25T10:00:00Z", "invalid minutes"),
 ])
 def test_bad_parameters_are_400_with_a_message(server, query, needle):
     path = "/api/stats" if query.startswith("tz") else "/api/entries"

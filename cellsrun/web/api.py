@@ -91,12 +91,13 @@ class Api:
         return out
 
     def query(self, p: dict):
+        text = p.get("minutes", "5")
         try:
-            minutes = float(p.get("minutes", 5))
-            if not 0 <= minutes <= 1440:
-                raise ValueError(f"invalid minutes {p['minutes']!r} (0 to 1440)")
-        except ValueError as e:
-            raise ApiError(400, str(e) if "minutes" in str(e) else f"invalid minutes {p.get('minutes')!r}") from None
+            minutes = float(text)
+        except ValueError:
+            minutes = -1.0
+        if not 0 <= minutes <= 1440:  # also refuses nan and inf
+            raise ApiError(400, f"invalid minutes {text!r} (a number from 0 to 1440)")
         try:
             return build_query(self.clock(), terms=p["q"], day=p.get("day"), since=p.get("since"),
                                until=p.get("until"), around=p.get("around"), minutes=minutes,
@@ -104,6 +105,8 @@ class Api:
                                user=p.get("user") or None, ip=p.get("ip") or None)
         except ValueError as e:
             raise ApiError(400, str(e)) from None
+        except (OverflowError, OSError):  # e.g. the day after 9999-12-31
+            raise ApiError(400, "a time of the filter is out of range (years 1 to 9998)") from None
 
     @staticmethod
     def int_param(p: dict, key: str, default: int, low: int, high: int) -> int:
@@ -124,7 +127,11 @@ class Api:
         if not os.path.isdir(self.dir):
             raise ApiError(503, f"the log directory {self.dir} does not exist (is the rotator running?)")
         try:
-            listed = select_files(self.dir, self.name, *q.day_range())
+            days = q.day_range()
+        except (ValueError, OverflowError, OSError):
+            raise ApiError(400, "a time of the filter is out of range (years 1 to 9998)") from None
+        try:
+            listed = select_files(self.dir, self.name, *days)
         except OSError as e:
             raise ApiError(503, f"cannot list the log directory {self.dir}: {e.strerror or e}") from None
         files = []
