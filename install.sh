@@ -48,7 +48,13 @@ if [ "$dev" = 1 ]; then
   # compat mode: a plain .pth path entry; the default import hook costs ~15 ms per start
   "${pip[@]}" -e "$here[web,test]" --config-settings editable_mode=compat
 else
-  "${pip[@]}" --upgrade "$here[web]"
+  # From a copy (symlinks kept): pip builds in the source tree, and a build/ left in the
+  # checkout would both litter it and carry removed modules into the next wheel.
+  src=$(mktemp -d)
+  trap 'rm -rf "$src"' EXIT
+  tar -C "$here" --exclude=./.git --exclude=./build --exclude=./dist --exclude='*.egg-info' \
+      --exclude=__pycache__ -cf - . | tar -C "$src" -xf -
+  "${pip[@]}" --upgrade "$src[web]"
 fi
 
 # The supervisord templates ship inside the package (cellsrun/etc); an older install kept a copy here.

@@ -72,6 +72,23 @@ def max_line(text: str) -> int:
     return value
 
 
+_LOG_MODE = re.compile(r"[A-Za-z0-9_.-]{1,32}")
+
+
+def log_mode(text: str) -> str:
+    """Cells' log mode: a word such as ``production``, ``info``, ``debug``."""
+    if not isinstance(text, str) or not _LOG_MODE.fullmatch(text):
+        raise ValueError(f"invalid log mode {text!r} (a word such as production, info, debug)")
+    return text
+
+
+def compression(text: str) -> str:
+    """How archives are compressed: one of ``defaults.COMPRESSIONS``."""
+    if text not in defaults.COMPRESSIONS:
+        raise ValueError(f"invalid compression {text!r} (one of {', '.join(defaults.COMPRESSIONS)})")
+    return text
+
+
 def listen_address(text: str) -> tuple[str, int]:
     """``HOST:PORT`` (``[::1]:8035`` for IPv6) -> (host, port); port 0 picks a free one."""
     host, sep, port = text.strip().rpartition(":")

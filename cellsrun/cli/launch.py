@@ -12,7 +12,8 @@ from cellsrun.errors import UsageError
 
 def add_start(p: argparse.ArgumentParser) -> None:
     add_home(p)
-    p.add_argument("--log", metavar="MODE", help="Cells' log mode: production = JSON lines, "
+    p.add_argument("--log", metavar="MODE", type=converter(dt.log_mode, "log"),
+                   help="Cells' log mode: production = JSON lines, "
                    "else console lines (default: $PYDIO_LOGS_LEVEL, else the saved one, else info)")
     p.add_argument("--demo", action="store_true", help="run the bundled demo service "
                    "(what follows -- goes to the demo)")
@@ -83,15 +84,29 @@ def add_stop(p: argparse.ArgumentParser) -> None:
 
 
 def run_stop(args) -> int:
+    from cellsrun.errors import RuntimeFailure
     from cellsrun.launch.launcher import Launcher
     launcher = Launcher(_settings(args))
-    if not launcher.running():
+    was_running = launcher.running()
+    if was_running:
+        killed = launcher.stop(everything=args.all)
+        if killed:
+            print(f"killed {len(killed)} process(es) left behind by the service: {killed}")
+    else:
         print(f"supervisord is not running ({launcher.s.home})")
+    line = launcher.end_orphans()  # what a supervisord that died left behind
+    if line:
+        print(line)
+    if not args.all:
+        if was_running:
+            print("stopped the service (the rotator keeps draining)")
         return 0
-    killed = launcher.stop(everything=args.all)
-    if killed:
-        print(f"killed {len(killed)} process(es) left behind by the service: {killed}")
-    print("stopped everything" if args.all else "stopped the service (the rotator keeps draining)")
+    left = launcher.leftovers()
+    if left:
+        raise RuntimeFailure("still running after stop --all: " + ", ".join(
+            f"{m.role} pid {m.pid}" + (f" (under supervisord {m.owner})" if m.owner else "")
+            for m in left))
+    print("stopped everything")
     return 0
 
 

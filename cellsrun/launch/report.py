@@ -22,6 +22,10 @@ def render(data: dict) -> str:
         for r in data["service_tree"]:
             lines.append(f"  {r['pid']:>7} {r['ppid']:>7} {_size(r['rss_bytes']):>9} "
                          f"{r['cpu_percent']:>6.1f}  {r['name']}")
+    if data["orphans"]:
+        lines.append("orphans (left by a supervisord that died; `cellsrun start` or `stop --all` ends them):")
+        for o in data["orphans"]:
+            lines.append(f"  {o['pid']:>7} {o['role']:<8} {o['command'][:100]}")
     size = data["cells_out_bytes"]
     lines.append(f"cells.out     {_size(size) if size is not None else 'missing'}  ({data['log_dir']})")
     waiting = data["fifo_bytes"]

@@ -1,4 +1,5 @@
-"""What `cellsrun status` gathers: supervisord, its programs, the service's processes, the logs.
+"""What `cellsrun status` gathers: supervisord, its programs, the service's processes, the logs,
+and the working dir's processes that no supervisord owns any more (orphans).
 
 Plain data (what ``status --json`` prints); :mod:`cellsrun.launch.report` prints it for people.
 """
@@ -15,6 +16,8 @@ from cellsrun.launch.processes import process_tree, supervisord_pid, tree_usage
 from cellsrun.rotationlog import last_rotation
 
 ROTATE_LOG = "cellsrun-rotate.log"   # the rotator's stderr, kept by supervisord in the log dir
+EXEC_LOG = "cellsrun-exec.log"       # the exec shim's own messages (names as in etc/programs.conf.tmpl)
+WEB_LOG = "cellsrun-web.log"         # the page's output (etc/web.conf.tmpl)
 
 
 def read_tail(path: str, nbytes: int) -> str | None:
@@ -36,6 +39,7 @@ def collect(s, sup) -> dict:
     tail = read_tail(os.path.join(s.log_dir, ROTATE_LOG), 65536)
     out = {"home": s.home, "log_dir": s.log_dir,
            "supervisord": {"running": False, "pid": None, "uptime_s": None}, "programs": [],
+           "orphans": [],
            "service_tree": [], "cells_out_bytes": None, "fifo_bytes": fifo_bytes(s.fifo),
            "last_rotation": last_rotation(tail) if tail else None,
            "next_rotation": _dt.datetime.fromtimestamp(
@@ -46,6 +50,8 @@ def collect(s, sup) -> dict:
         out["cells_out_bytes"] = os.lstat(s.live_file).st_size
     except OSError:
         pass
+    from cellsrun.launch import orphans
+    out["orphans"] = [m.as_dict() for m in orphans.orphans(orphans.members(s))]
     pid = supervisord_pid(s.pidfile)
     if pid is None or not sup.alive():
         return out
