@@ -87,3 +87,13 @@ def compression(text: str) -> str:
     if text not in defaults.COMPRESSIONS:
         raise ValueError(f"invalid compression {text!r} (one of {', '.join(defaults.COMPRESSIONS)})")
     return text
+
+
+def listen_address(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:8035`` for IPv6) -> (host, port); port 0 picks a free one."""
+    host, sep, port = text.strip().rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not sep or not host or not port.isdigit() or int(port) > 65535 or any(c in host for c in "[]/ "):
+        raise ValueError(f"invalid listen address {text!r} (expected HOST:PORT, e.g. 127.0.0.1:8035)")
+    return host, int(port)

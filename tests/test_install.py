@@ -110,3 +110,32 @@ def test_plain_pip_install_into_a_fresh_venv_runs_the_demo(tmp_path):
     finally:
         sh(cellsrun, "stop", "--home", str(home), "--all", env=env, timeout=120, cwd=tmp_path)
         shutil.rmtree(home, ignore_errors=True)
+
+
+def test_installed_cellsrun_serves_the_page_of_the_demo(prefix, tmp_path):
+    """The README's `./install.sh && cellsrun start --demo --web`: the web extra is installed,
+    the page runs under supervisord and its login URL opens it."""
+    import json
+    import socket
+    import urllib.request
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    user_home = Path(tempfile.mkdtemp(prefix="cru", dir="/tmp"))
+    env = clean_env(user_home)
+    try:
+        r = sh(str(prefix / "bin" / "cellsrun"), "start", "--demo", "--web", "--web-listen",
+               f"127.0.0.1:{port}", env=env, timeout=90, cwd=tmp_path)
+        assert r.returncode == 0, r.stdout + r.stderr
+        login = next(l for l in r.stdout.splitlines() if l.startswith("page")).split("log in: ")[1].rstrip(")")
+        with urllib.request.urlopen(login, timeout=10) as resp:
+            cookie = resp.headers["set-cookie"].split(";")[0]
+
+        def rows():
+            req = urllib.request.Request(f"http://127.0.0.1:{port}/api/entries?limit=3", headers={"Cookie": cookie})
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return json.load(resp)["entries"]
+        assert wait_for(rows, 20, "the demo's entries on the page")
+    finally:
+        sh(str(prefix / "bin" / "cellsrun"), "stop", "--all", env=env, timeout=90, cwd=tmp_path)
+        shutil.rmtree(user_home, ignore_errors=True)

@@ -154,6 +154,10 @@ def test_config_takes_the_service_options_of_start_and_saves_them(home):
     r = config(home, "--demo", "--", "--rate", "5")
     service = shlex.split(blocks_of(r.stdout)["program:cells"]["command"].replace("%%", "%"))
     assert service[-4:] == ["cellsrun", "demo", "--rate", "5"], service
+    r = config(home, "--web", "--web-listen", "127.0.0.1:18035")  # the page, with the same settings
+    web = blocks_of(r.stdout)["program:cells-logs-web"]
+    assert web["umask"] == "027" and "127.0.0.1:18035" in web["command"]
+    assert mode(home / "logs" / "cellsrun-web.log") == "0o640"
     r = config(home, "--", "/no/such/binary")  # not installed yet: said, but the blocks are printed
     assert r.returncode == 0 and r.stderr.decode().startswith("warning: command not found: /no/such/binary"), r.stderr
     assert "[program:cells]" in r.stdout.decode()

@@ -29,6 +29,7 @@ COMMANDS = {
     "demo": ("a stand-in for Pydio Cells writing realistic log lines", "launch"),
     "config": ("print supervisord configuration", "launch"),
     "logs": ("browse the logs: filter, follow, detail, export (Cells' Backend > Logs)", "browse"),
+    "web": ("serve the logs as a web page (Cells' Backend > Logs in the browser)", "web"),
 }
 _FLAGS_OF = {"restart": "start"}  # commands that take another's flags
 

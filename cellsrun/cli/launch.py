@@ -10,7 +10,7 @@ from cellsrun import defaults
 from cellsrun.cli.flags import add_home, converter, service_command
 from cellsrun.errors import UsageError
 
-SERVICE_OPTIONS = ("log", "keep_days", "max_total", "compress", "startsecs")
+SERVICE_OPTIONS = ("log", "keep_days", "max_total", "compress", "startsecs", "web", "web_listen")
 
 
 def _add_service_options(p: argparse.ArgumentParser) -> None:
@@ -31,9 +31,22 @@ def _add_service_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--startsecs", type=converter(dt.seconds, "startsecs"), metavar="S",
                    help="seconds the service must stay up to count as started "
                    f"(default: the saved value, else {defaults.STARTSECS})")
+    web = p.add_mutually_exclusive_group()
+    web.add_argument("--web", action="store_true", default=None,
+                     help=f"also serve the logs as a web page (program {defaults.WEB}; saved) "
+                     "(default: the saved choice, else off)")
+    web.add_argument("--no-web", dest="web", action="store_false",
+                     help="no web page (saved) (default: the saved choice, else no page)")
+    p.add_argument("--web-listen", type=converter(_listen_text, "web-listen"), metavar="HOST:PORT",
+                   help=f"the page's address (default: the saved one, else {defaults.WEB_LISTEN})")
     p.add_argument("command", nargs=argparse.REMAINDER,
                    help="-- COMMAND ARGS...: the service to run, saved for next time "
                    "(default: the saved command, else `cells start` when cells is on PATH)")
+
+
+def _listen_text(text: str) -> str:
+    dt.listen_address(text)  # refuses a bad one, naming it
+    return text.strip()
 
 
 def _add_supervisor_conf(p: argparse.ArgumentParser) -> None:
@@ -225,7 +238,7 @@ def add_config(p: argparse.ArgumentParser) -> None:
 def run_config(args) -> int:
     from cellsrun.launch import account, supervisor_conf, workdir
     from cellsrun.launch.execshim import check_command
-    from cellsrun.launch.outcome import EXEC_LOG, ROTATE_LOG
+    from cellsrun.launch.outcome import EXEC_LOG, ROTATE_LOG, WEB_LOG
     flags = _start_flags(args)
     user = account.lookup(args.user) if args.user else None
     other = user is not None and account.is_other(user)
@@ -241,7 +254,7 @@ def run_config(args) -> int:
     owner = (user.pw_uid, user.pw_gid) if other else None
     if other:
         account.check_can_run(user, program, s.home)
-    workdir.prepare(s, [EXEC_LOG, ROTATE_LOG], owner)
+    workdir.prepare(s, [EXEC_LOG, ROTATE_LOG] + ([WEB_LOG] if s.web else []), owner)
     if flags:
         s.save_file()
         if owner:

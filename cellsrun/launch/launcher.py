@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 
-from cellsrun.defaults import ROTATOR, SERVICE
+from cellsrun.defaults import ROTATOR, SERVICE, WEB
 from cellsrun.errors import RuntimeFailure
 from cellsrun.fifo import fifo_bytes, open_fifo
 from cellsrun.launch import orphans, outcome, supervisor_conf, workdir
@@ -51,6 +51,7 @@ class Launcher:
         self.sup = Supervisor(system.socket if system else s.socket)
         self.service = system.service if system else SERVICE
         self.rotator = system.rotator if system else ROTATOR
+        self.web = system.web if system else (WEB if s.web else None)  # the page, when configured
         self.applied = False  # this start's configuration reached supervisord
 
     # -- supervisord -----------------------------------------------------------------------
@@ -153,6 +154,7 @@ class Launcher:
             if failed:
                 self.shutdown()
                 raise RuntimeFailure(failed)
+            self._wait_web(marks)
             return ""
         except BaseException:
             if not self.running():  # interrupted with supervisord up: its files stay
@@ -171,7 +173,7 @@ class Launcher:
         added, changed, removed = self.sup.reload()
         running = {n for n, i in before.items() if i["statename"] == RUNNING}
         up = {n for n, i in before.items() if i["statename"] in UP}
-        if not restart and not (added or changed or removed) and {self.service, self.rotator} <= running:
+        if not restart and not (added or changed or removed) and self._names() <= running:
             return self._already(before[self.service])
         if self.service in up and (restart or self.service in changed + removed):
             self._stop_service()
@@ -185,6 +187,7 @@ class Launcher:
         failed = self._wait_running(marks, lambda: self._put_back(old_conf, conf_text, up))
         if failed:
             raise RuntimeFailure(failed)
+        self._wait_web(marks)  # `update` has added it, or removed it (--no-web)
         return ""
 
     def _start_system(self, restart: bool) -> str:
@@ -198,7 +201,7 @@ class Launcher:
             print(line, file=self.out, flush=True)
         before = self._states()
         running = {n for n, i in before.items() if i["statename"] == RUNNING}
-        if not restart and {self.service, self.rotator} <= running:
+        if not restart and self._names() <= running:
             return self._already(before[self.service])
         if restart and before[self.service]["statename"] in UP:
             self._stop_service()
@@ -211,12 +214,17 @@ class Launcher:
         failed = self._wait_running(marks, lambda: "")
         if failed:
             raise RuntimeFailure(failed)
+        self._wait_web(marks)
         return ""
 
+    def _names(self) -> set:
+        """The programs this working dir runs: the rotator, the service, the page if any."""
+        return {self.rotator, self.service} | ({self.web} if self.web else set())
+
     def _states(self) -> dict:
-        """supervisord's info of both programs, by name."""
+        """supervisord's info of the programs, by name."""
         try:
-            return {name: self.sup.info(name) for name in (self.rotator, self.service)}
+            return {name: self.sup.info(name) for name in self._names()}
         except RuntimeFailure as e:
             if self.system and "BAD_NAME" in str(e):
                 raise RuntimeFailure(f"{self.where()} has not loaded the blocks of {self.s.home} "
@@ -249,6 +257,20 @@ class Launcher:
                 note = on_failure()
             return outcome.failure(name, info, tail, self.s.startsecs, waited, note)
         return ""
+
+    def _wait_web(self, marks: dict) -> None:
+        """The page is an extra: if it does not start, say why and stop it; the service and
+        its logs keep running."""
+        if not self.web:
+            return
+        self.sup.start(self.web)
+        info = self.sup.wait_state(self.web, {RUNNING}, time.monotonic() + 15, fail={BACKOFF, FATAL, EXITED})
+        if info["statename"] != RUNNING:
+            tail = outcome.last_words(self.s, "web", marks)
+            info = dict(info, exit=self.sup.last_exit(self.web))
+            self.sup.stop(self.web)
+            raise RuntimeFailure(outcome.failure(f"the page ({self.web})", info, tail, 1, 15,
+                                                 "the service runs; the page is stopped"))
 
     def _put_back(self, old_conf: str | None, conf_text: str, up: set) -> str:
         """The new configuration failed: write the old one back, apply it, start again what
@@ -287,34 +309,14 @@ class Launcher:
     # -- processes outside supervisord's view ----------------------------------------------
 
     def _refuse_foreign_owner(self, found: list) -> None:
-        ours = self.supervisord_pid()
-        foreign = [m for m in found if m.role != orphans.SUPERVISORD_ROLE and m.owner not in (None, ours)]
-        if foreign:
-            owners = sorted({m.owner for m in foreign})
-            raise RuntimeFailure(
-                f"the programs of {self.s.home} already run under another supervisord (pid "
-                f"{', '.join(map(str, owners))}): " + ", ".join(f"{m.role} pid {m.pid}" for m in foreign)
-                + "; stop them there (supervisorctl) or remove their [program:] blocks first, "
-                "or name its configuration with --supervisor-conf")
+        orphans.refuse_foreign(self.s, found, self.supervisord_pid())
 
     def end_orphans(self, found: list | None = None) -> str:
         """End this working dir's processes that no supervisord owns (service first, then
         the rotator once the FIFO is drained); returns the line that says so, or "".
         ``found``: :func:`orphans.members` if the caller has just looked."""
         found = orphans.members(self.s) if found is None else found
-        if not orphans.orphans(found):
-            return ""
-        hold = None
-        if os.path.exists(self.s.fifo):
-            try:
-                hold = os.open(self.s.fifo, os.O_RDWR | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
-            except OSError:
-                pass
-        try:
-            return orphans.end_orphans(self.s, found, self.s.stopwaitsecs)
-        finally:
-            if hold is not None:
-                os.close(hold)
+        return orphans.end_orphans(self.s, found, self.s.stopwaitsecs) if orphans.orphans(found) else ""
 
     def leftovers(self) -> list:
         """Every process of this working dir still running (psutil's view, not supervisord's)."""
@@ -333,8 +335,10 @@ class Launcher:
         killed = self._stop_service() if was in UP else []
         if everything:
             self._wait_fifo_drained()
-            if self.system:
-                self.sup.stop(self.rotator)
+            if self.system:  # never the system's supervisord itself: it runs other programs
+                for name in (self.rotator, self.web):
+                    if name:
+                        self.sup.stop(name)
             else:
                 self.shutdown()
         return was, killed

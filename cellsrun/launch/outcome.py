@@ -16,6 +16,7 @@ from cellsrun.launch.rpc import BACKOFF, EXITED, FATAL
 
 ROTATE_LOG = "cellsrun-rotate.log"   # the rotator's stderr, kept by supervisord in the log dir
 EXEC_LOG = "cellsrun-exec.log"       # the exec shim's own messages (names as in etc/programs.conf.tmpl)
+WEB_LOG = "cellsrun-web.log"         # the page's output (etc/web.conf.tmpl)
 TAIL_LINES = 15
 TAIL_BYTES = 4000
 
@@ -33,16 +34,16 @@ class Interrupted(CellsrunError):
 
 def logs_of(s, role: str) -> list[str]:
     """The files a program's words go to: the service's (``role`` "service"): the shim's
-    own messages, then cells.out; the rotator's: its log."""
+    own messages, then cells.out; the rotator's ("rotator") and the page's ("web"): its log."""
     if role == "service":
         return [os.path.join(s.log_dir, EXEC_LOG), s.live_file]
-    return [os.path.join(s.log_dir, ROTATE_LOG)]
+    return [os.path.join(s.log_dir, WEB_LOG if role == "web" else ROTATE_LOG)]
 
 
 def log_marks(s) -> dict:
     """How long each program's log is now."""
     marks = {}
-    for path in logs_of(s, "rotator") + logs_of(s, "service"):
+    for path in logs_of(s, "rotator") + logs_of(s, "service") + logs_of(s, "web"):
         try:
             marks[path] = os.stat(path).st_size
         except OSError:

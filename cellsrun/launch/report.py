@@ -35,6 +35,10 @@ def render(data: dict) -> str:
     last = data["last_rotation"]
     lines.append(f"last rotation {last['at'] + ' -> ' + last['archive'] if last else 'none yet'}")
     lines.append(f"next rotation {data['next_rotation']}")
+    if data.get("web"):
+        w = data["web"]
+        lines.append(f"page          {w['url']}" + (f"  (log in: {w['login']})" if w["login"] else
+                                                   "  (no token yet: the page makes it at its first start)"))
     return "\n".join(lines)
 
 

@@ -39,9 +39,12 @@ class Settings:
     compress     "gzip" or "none" (default gzip)
     startsecs    seconds the service must stay up to count as started (default 2)
     stopwaitsecs seconds between TERM and KILL at stop (default 20)
+    web          also serve the page (`cellsrun web`) as the program cells-logs-web (default false)
+    web_listen   the page's HOST:PORT (default 127.0.0.1:8035)
     """
 
-    FIELDS = ("log", "command", "demo", "keep_days", "max_total", "compress", "startsecs", "stopwaitsecs")
+    FIELDS = ("log", "command", "demo", "keep_days", "max_total", "compress", "startsecs", "stopwaitsecs",
+              "web", "web_listen")
 
     def __init__(self, home: str, log_dir: str | None = None):
         self.home = os.path.abspath(home)
@@ -53,6 +56,8 @@ class Settings:
         self.max_total = 0
         self.compress = defaults.COMPRESS
         self.startsecs = defaults.STARTSECS
+        self.web = False
+        self.web_listen = defaults.WEB_LISTEN
         self.stopwaitsecs = defaults.STOPWAITSECS
 
     # -- derived paths ---------------------------------------------------------------------
@@ -153,9 +158,14 @@ def _convert(key: str, value):
             except UsageError as e:
                 raise ValueError(str(e)) from None
         return value
-    if key == "demo":
+    if key in ("demo", "web"):
         if not isinstance(value, bool):
             raise ValueError("must be true or false")
+        return value
+    if key == "web_listen":
+        if not isinstance(value, str):
+            raise ValueError("must be a string HOST:PORT, e.g. \"127.0.0.1:8035\"")
+        dt.listen_address(value)
         return value
     if key == "log":
         return dt.log_mode(value)

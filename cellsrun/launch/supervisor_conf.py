@@ -25,7 +25,7 @@ import re
 import string
 import sys
 
-from cellsrun.defaults import HOME_MARKER, LIVE_NAME, ROTATOR, SERVICE
+from cellsrun.defaults import HOME_MARKER, LIVE_NAME, ROTATOR, SERVICE, WEB
 from cellsrun.errors import RuntimeFailure, UsageError
 
 _PLAIN_ARG = re.compile(r"[A-Za-z0-9_@+=:,./-]+")   # needs no quoting (shlex's safe set, no %)
@@ -117,9 +117,17 @@ def _render(name: str, values: dict) -> str:
     return string.Template(text).substitute(values)
 
 
+def web_argv(s) -> list[str]:
+    """`cellsrun web` for the working dir; the login URL (it holds the token) stays out of
+    the program's log, which is group-readable: `cellsrun status` prints it."""
+    return cellsrun_argv() + ["web", "--home", s.home, "--dir", s.log_dir, "--name", LIVE_NAME,
+                              "--listen", s.web_listen, "--no-login-url"]
+
+
 def programs(s, require_cells: bool = True, user=None) -> str:
-    """The two [program:] blocks (also what `cellsrun config --supervisor` prints, where
-    ``require_cells=False`` lets `cells start` stand even if cells is not installed yet).
+    """The [program:] blocks: the rotator, the service, and with ``s.web`` the page (also
+    what `cellsrun config --supervisor` prints, where ``require_cells=False`` lets `cells
+    start` stand even if cells is not installed yet).
     ``user`` (a :mod:`pwd` entry): both programs run as that user (``user=``), with its
     HOME, USER and LOGNAME, as a login would set them (supervisord sets none of them)."""
     user_setting = "; user= : the user who runs supervisord"
@@ -133,14 +141,16 @@ def programs(s, require_cells: bool = True, user=None) -> str:
             user_env += f',HOME="{user.pw_dir}"'
         except UsageError:
             pass  # a home supervisord cannot hold: the service gets supervisord's HOME
+    common = {"log_dir": _value(s.log_dir), "home": _value(s.home), "marker": HOME_MARKER,
+              "user_setting": user_setting, "user_env": user_env}
+    web = _render("web.conf.tmpl", {
+        "web": WEB, "web_command": _command(web_argv(s)), **common}) if s.web else ""
     return _render("programs.conf.tmpl", {
         "rotator": ROTATOR, "service": SERVICE,
         "rotate_command": _command(rotate_argv(s)),
         "exec_command": _command(exec_argv(s, require_cells)),
-        "log_dir": _value(s.log_dir), "home": _value(s.home), "marker": HOME_MARKER,
-        "startsecs": str(int(s.startsecs)), "stopwaitsecs": str(int(s.stopwaitsecs)),
-        "user_setting": user_setting, "user_env": user_env,
-    })
+        "startsecs": str(int(s.startsecs)), "stopwaitsecs": str(int(s.stopwaitsecs)), **common,
+    }) + web
 
 
 def render(s) -> str:

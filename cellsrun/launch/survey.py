@@ -12,7 +12,7 @@ import time
 
 from cellsrun.defaults import SERVICE
 from cellsrun.fifo import fifo_bytes
-from cellsrun.launch.outcome import EXEC_LOG, ROTATE_LOG  # noqa: F401 - names status shows
+from cellsrun.launch.outcome import EXEC_LOG, ROTATE_LOG, WEB_LOG  # noqa: F401 - names status shows
 from cellsrun.launch.processes import process_tree, tree_usage
 from cellsrun.rotationlog import last_rotation
 
@@ -48,6 +48,8 @@ def collect(launcher) -> dict:
            "last_rotation": last_rotation(tail) if tail else None,
            "next_rotation": _dt.datetime.fromtimestamp(
                clock.next_day_start(clock.day_of(now), now)).astimezone().isoformat()}
+    if s.web:
+        out["web"] = web_urls(s)
     try:
         out["cells_out_bytes"] = os.lstat(s.live_file).st_size
     except OSError:
@@ -65,7 +67,7 @@ def collect(launcher) -> dict:
     except psutil.Error:
         uptime = None
     out["supervisord"].update(running=True, pid=pid, uptime_s=uptime)
-    ours = {launcher.service, launcher.rotator}
+    ours = {launcher.service, launcher.rotator, launcher.web}
     service_pid = 0
     for info in launcher.sup.all_info():
         name = info["name"] if info["group"] == info["name"] else f"{info['group']}:{info['name']}"
@@ -90,6 +92,20 @@ def _program(name: str, info: dict) -> dict:
             if stopped else None,
             "exitstatus": info.get("exitstatus") if state in ("EXITED", "BACKOFF", "FATAL") else None,
             "description": info["description"]}
+
+
+def web_urls(s) -> dict:
+    """The page's address and login URL (the token read from <home>/run/web.token, if made)."""
+    from cellsrun.datatypes import listen_address
+    from cellsrun.web.auth import token_path
+    from cellsrun.web.server import login_url, url_of
+    base = url_of(*listen_address(s.web_listen))
+    try:
+        with open(token_path(s.home)) as f:
+            token = f.read(4096).strip()
+    except OSError:
+        token = ""
+    return {"url": base + "/", "login": login_url(base, token) if token else None}
 
 
 def exit_code(data: dict) -> int:

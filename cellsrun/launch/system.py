@@ -44,14 +44,15 @@ class SystemSupervisor:
     socket   its unix socket (None: it has none, so cellsrun cannot talk to it)
     service  the service's name for supervisorctl / XML-RPC (e.g. ``cells``, ``grp:cells``)
     rotator  the rotator's name
+    web      the page's name (`cellsrun web`), if the blocks have one
     user     the ``user=`` of the blocks (None: they run as supervisord's user)
     blocks   the file that holds the blocks (where `config --supervisor` output went)
     """
 
     def __init__(self, conf: str, socket: str | None, service: str, rotator: str, user: str | None,
-                 blocks: str):
+                 blocks: str, web: str | None = None):
         self.conf, self.socket, self.service, self.rotator = conf, socket, service, rotator
-        self.user, self.blocks = user, blocks
+        self.user, self.blocks, self.web = user, blocks, web
 
     @property
     def uid(self) -> int | None:
@@ -165,9 +166,9 @@ def read(conf: str, home: str) -> SystemSupervisor | None:
                 roles[role] = f"{groups[name]}:{name}" if name in groups else name
                 user = parser.get(section, "user", fallback=None) or user
                 blocks = path
-    if set(roles) != {"service", "rotator"}:
+    if not {"service", "rotator"} <= set(roles):
         return None
-    return SystemSupervisor(conf, socket, roles["service"], roles["rotator"], user, blocks)
+    return SystemSupervisor(conf, socket, roles["service"], roles["rotator"], user, blocks, roles.get("web"))
 
 
 def _parse(path: str):
@@ -210,6 +211,8 @@ def _role(command: str) -> str | None:
         return "rotator"
     if "exec" in words and "--output" in words:
         return "service"
+    if "web" in words and "--listen" in words:
+        return "web"
     return None
 
 
