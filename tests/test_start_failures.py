@@ -150,3 +150,16 @@ def test_status_labels_what_the_time_of_a_stopped_program_is(home):
     data = json.loads(run("status", "--home", str(home), "--json").stdout)
     cells = next(p for p in data["programs"] if p["name"] == "cells")
     assert cells["uptime_s"] is None and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d", cells["stopped_at"])
+
+
+def test_the_page_is_added_to_a_running_service_without_touching_it(home):
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    assert start(home, "--demo").returncode == 0
+    pid = programs(home)["cells"]["pid"]
+    r = start(home, "--web", "--web-listen", f"127.0.0.1:{port}")
+    assert r.returncode == 0, r.stderr.decode() + r.stdout.decode()
+    now = programs(home)
+    assert now["cells-logs-web"]["state"] == "RUNNING" and now["cells"]["pid"] == pid

@@ -222,15 +222,21 @@ class Launcher:
         return {self.rotator, self.service} | ({self.web} if self.web else set())
 
     def _states(self) -> dict:
-        """supervisord's info of the programs, by name."""
-        try:
-            return {name: self.sup.info(name) for name in self._names()}
-        except RuntimeFailure as e:
-            if self.system and "BAD_NAME" in str(e):
-                raise RuntimeFailure(f"{self.where()} has not loaded the blocks of {self.s.home} "
-                                     f"({self.system.blocks}) yet: `supervisorctl reread && supervisorctl "
-                                     "update` loads them") from e
-            raise
+        """supervisord's info of the programs it has, by name (the page may not be added yet)."""
+        states = {}
+        for name in self._names():
+            try:
+                states[name] = self.sup.info(name)
+            except RuntimeFailure as e:
+                missing = "BAD_NAME" in str(e)
+                if missing and name == self.web:
+                    continue  # `update` adds it
+                if missing and self.system:
+                    raise RuntimeFailure(f"{self.where()} has not loaded the blocks of {self.s.home} "
+                                         f"({self.system.blocks}) yet: `supervisorctl reread && "
+                                         "supervisorctl update` loads them") from e
+                raise
+        return states
 
     def _already(self, info: dict) -> str:
         from cellsrun.launch.report import duration
