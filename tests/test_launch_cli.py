@@ -81,3 +81,15 @@ def test_every_option_of_start_and_restart_has_help_with_its_default(command):
     missing = {name: text for name, text in entries.items()
                if not name.startswith("-h") and "default" not in text.lower()}
     assert not missing, missing
+
+
+def test_status_does_not_hang_on_a_fifo_put_in_place_of_a_log(tmp_path):
+    """The log dir may belong to the service's user (--user): what status reads there must
+    be a regular file, read without following a symlink."""
+    import os
+    home = tmp_path / "h"
+    (home / "logs").mkdir(parents=True, mode=0o750)
+    os.mkfifo(home / "logs" / "cellsrun-rotate.log")
+    (home / "logs" / "cells.out").symlink_to("/etc/hostname")
+    r = run("status", "--home", str(home), timeout=20)
+    assert r.returncode == 1 and r.stdout.decode().startswith("supervisord   not running"), r.stdout + r.stderr

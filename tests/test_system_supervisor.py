@@ -261,6 +261,10 @@ def test_status_stop_start_work_through_the_system_supervisord(home, system):
     assert not (home / "supervisord.conf").exists() and not (home / "run" / "supervisord.pid").exists()
     r = run("start", "--home", str(home), timeout=90)
     assert r.returncode == 0 and "cells is already running" in r.stdout.decode(), r.stdout
+    r = run("restart", "--home", str(home), timeout=90)
+    assert r.returncode == 0, r.stderr.decode() + r.stdout.decode()
+    again = next(p for p in sd.children() if " demo" in " ".join(p.cmdline()))
+    assert again.pid != new.pid and re.search(rf"^cells\s+RUNNING\s+pid {again.pid}\s", r.stdout.decode(), re.M)
     r = run("start", "--home", str(home), "--keep-days", "3", timeout=90)
     err = r.stderr.decode()
     assert r.returncode == 2 and "run by the system's supervisord" in err and "config --supervisor" in err, err

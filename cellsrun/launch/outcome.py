@@ -13,6 +13,7 @@ import os
 
 from cellsrun.errors import CellsrunError
 from cellsrun.launch.rpc import BACKOFF, EXITED, FATAL
+from cellsrun.launch.tails import read_tail
 
 ROTATE_LOG = "cellsrun-rotate.log"   # the rotator's stderr, kept by supervisord in the log dir
 EXEC_LOG = "cellsrun-exec.log"       # the exec shim's own messages (names as in etc/programs.conf.tmpl)
@@ -53,7 +54,7 @@ def log_marks(s) -> dict:
 
 def last_words(s, role: str, marks: dict, lines: int = TAIL_LINES) -> str:
     """The last lines the program wrote since ``marks`` ("" when it wrote nothing)."""
-    parts = [_read_since(path, marks.get(path, 0), TAIL_BYTES) for path in logs_of(s, role)]
+    parts = [read_tail(path, TAIL_BYTES, since=marks.get(path, 0)) or "" for path in logs_of(s, role)]
     text = "\n".join(p.strip("\n") for p in parts if p.strip())
     return "\n".join(text.splitlines()[-lines:])
 
@@ -86,16 +87,3 @@ def failure(name: str, info: dict, tail: str, startsecs: float, waited: float, n
     if tail:
         return f"{head}; what it wrote during this start:\n{tail}"
     return f"{head}; it wrote nothing during this start"
-
-
-def _read_since(path: str, offset: int, nbytes: int) -> str:
-    """What ``path`` gained past ``offset`` (all of it if it was rotated since), at most the
-    last ``nbytes``."""
-    try:
-        with open(path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            start = offset if size >= offset else 0
-            f.seek(max(start, size - nbytes))
-            return f.read().decode("utf-8", "replace")
-    except OSError:
-        return ""

@@ -14,19 +14,10 @@ from cellsrun.defaults import SERVICE
 from cellsrun.fifo import fifo_bytes
 from cellsrun.launch.outcome import EXEC_LOG, ROTATE_LOG, WEB_LOG  # noqa: F401 - names status shows
 from cellsrun.launch.processes import process_tree, tree_usage
+from cellsrun.launch.tails import read_tail
 from cellsrun.rotationlog import last_rotation
 
 STOPPED_STATES = {"STOPPED", "EXITED", "BACKOFF", "FATAL"}
-
-
-def read_tail(path: str, nbytes: int) -> str | None:
-    """The last ``nbytes`` of a file as text, or None if it cannot be read."""
-    try:
-        with open(path, "rb") as f:
-            f.seek(max(0, os.fstat(f.fileno()).st_size - nbytes))
-            return f.read().decode("utf-8", "replace")
-    except OSError:
-        return None
 
 
 def collect(launcher) -> dict:
