@@ -6,6 +6,7 @@ memory, and every ``spacing`` decompressed bytes a copy of the decompressor's st
 (``zlib.decompressobj().copy()``: the 32 KiB window and the inflate state, ~40 KiB). A later
 read of [a, b) seeks to the compressed offset of the nearest point before ``a``, resumes from a
 copy of its state, and inflates at most ``spacing + (b - a)`` bytes.
+One more point is kept a little before the end (:data:`TAIL`), where a first page reads.
 
 The inflating is the browser's own (:class:`files.Inflater`, what :func:`files.gunzip` runs):
 a point is its state between two reads, and a read resumes it with the same reads, so the
@@ -26,13 +27,14 @@ from __future__ import annotations
 
 import os
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 
 from cellsrun.browse.files import Inflater, Unreadable
 
 SPACING = 8 << 20        # decompressed bytes between two points (at least)
 MAX_POINTS = 256         # points kept over all archives (~40 KiB each)
 POINTS_PER_FILE = 128    # a bigger archive gets sparser points
+TAIL = 1 << 20           # the last point is at least this far before the end (a first page's reads)
 MAX_PENDING = 64 << 10   # no point where the decompressor holds more unused input than this (a bomb)
 
 
@@ -66,16 +68,26 @@ class GzIndex:
         self.points.append(Point(0, 0, inf.d.copy(), 0))
         last_nl = -1
         next_point = self.spacing
+        tail: deque[Point] = deque(maxlen=4)  # the last places a point could be taken (since the last point)
         try:
             for out in inf.chunks():
                 r = out.rfind(b"\n")
                 if r >= 0:
                     last_nl = inf.done - len(out) + r
-                if inf.done >= next_point and _pending(inf.d) <= MAX_PENDING:
-                    self.points.append(Point(f.tell(), inf.done, inf.d.copy(), last_nl + 1))
-                    next_point = inf.done + self.spacing
+                if _pending(inf.d) <= MAX_PENDING:
+                    point = Point(f.tell(), inf.done, inf.d.copy(), last_nl + 1)
+                    if inf.done >= next_point:
+                        self.points.append(point)
+                        next_point = inf.done + self.spacing
+                        tail.clear()
+                    else:
+                        tail.append(point)
         except Unreadable as e:
             self.error = str(e)
+        # A point a little before the end: a first page (the newest lines) inflates little.
+        near_end = [p for p in tail if p.pos <= inf.done - TAIL]
+        if near_end:
+            self.points.append(near_end[-1])
         self.size = inf.done
 
     def point_before(self, offset: int) -> Point:
