@@ -235,13 +235,17 @@ def _add(warnings: list, text: str) -> None:
 class Newest:
     """Pages of the entries of ``files`` (oldest first, as select_files lists them) that match
     ``reader``'s query, newest first. ``warnings``: the files skipped (or cut short by damage),
-    in the reader's words."""
+    in the reader's words. With ``slim``, a page's entries keep only the first ``slim``
+    characters of their line, message, user and IP, and no other field (what a table row
+    shows): a page of 100 pieces of a long line would otherwise hold 100 MiB of text, and
+    the detail reads its line again anyway."""
 
-    def __init__(self, reader, gz_cache: GzIndexCache, clock=time.monotonic):
+    def __init__(self, reader, gz_cache: GzIndexCache, clock=time.monotonic, slim: int | None = None):
         self.reader = reader
         self.q = reader.q
         self.gz_cache = gz_cache
         self.clock = clock
+        self.slim = slim
         self.warnings: list[str] = []
 
     def page(self, files: list[LogFile], start: Position | None, limit: int,
@@ -325,8 +329,15 @@ class Newest:
                     before = [src.time_before(base)]
                 e.ts = before[0]
             if q.matches(e):
+                if self.slim is not None:
+                    _slim(e, self.slim)
                 out.append((src.position(base + i - bisect.bisect_left(inserted, i)), e))
         return out
+
+
+def _slim(e, n: int) -> None:
+    e.raw, e.msg, e.obj = e.raw[:n], e.msg[:n], None
+    e.fields = {k: str(e.fields[k])[:n] for k in ("RemoteAddress", "UserName") if k in e.fields}
 
 
 def seek_after(src: Source, end: int, t: float) -> int:

@@ -163,7 +163,7 @@ class Api:
         start = (self.position("cursor", p["cursor"]) if p.get("cursor") else
                  self.position("entry", p["before"]) if p.get("before") else None)
         files = self.files(q)
-        newest = Newest(self.reader(q), self.gz_cache)
+        newest = Newest(self.reader(q), self.gz_cache, slim=MSG_CUT + 1)  # rows only: bounded
         try:
             page = newest.page(files, start, limit)
         except StalePosition as e:
