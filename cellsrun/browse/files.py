@@ -34,16 +34,24 @@ class Unreadable(Exception):
 
 
 def select_files(directory: str, name: str, first: _dt.date | None, last: _dt.date | None) -> list[LogFile]:
-    """The files whose day lies in [first, last] (None: unbounded), oldest first: the archives
-    (regular files only, see :meth:`ArchiveNames.scan`), then the live file. The live file is
-    listed whatever it is (so that a FIFO or a symlink there is reported when it is opened, not
-    silently left out); its day is that of its last write (``lstat``: a symlink is not
-    followed), today when it is empty."""
+    """The files whose day lies in [first, last] (None: unbounded), oldest first: the archives,
+    then the live file. Every name of ours is listed whatever it is — a FIFO or a symlink named
+    like an archive or in place of the live file — so that it is reported when it is opened
+    (:func:`open_log` refuses it: the reader's warning), not silently left out. The live
+    file's day is that of its last write (``lstat``: a symlink is not followed), today when
+    it is empty."""
     names = ArchiveNames(name)
+    archives = []
     try:
-        archives, _ = names.scan(directory)
+        with os.scandir(directory) as it:
+            for entry in it:
+                if entry.name.startswith(name):
+                    archive = names.parse(entry.name)
+                    if archive is not None:
+                        archives.append(archive)
     except FileNotFoundError:
-        archives = []
+        pass
+    archives.sort()
     files = [LogFile(a.path(directory), a.day, a.compressed, False) for a in archives
              if (first is None or a.day >= first) and (last is None or a.day <= last)]
     live = os.path.join(directory, name)
