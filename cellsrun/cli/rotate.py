@@ -47,6 +47,6 @@ def run_rotate(args) -> int:
                               input=args.input, keep_days=args.keep_days,
                               max_total=args.max_total, compress=args.compress,
                               format=args.format, utc=args.utc, logger=args.logger,
-                              max_line=args.max_line)
+                              max_line=args.max_line, stamp=args.stamp)
     settings.exit_with_parent = args.exit_with_parent
     return run(settings)

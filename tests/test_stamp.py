@@ -1,0 +1,179 @@
+"""`cellsrun rotate --stamp`: each line begins with its arrival time; and the browser reads
+it. Real rotators on real pipes and FIFOs; a real local midnight (TZ trick) for the day rule."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import Rotate, all_output, check_sequence, child_env, listing, log_files, run, wait_for, writer_cmd
+
+STAMP = re.compile(rb"^(\d{4}-\d\d-\d\d)T\d\d:\d\d:\d\d\.\d{6}(?:Z|[+-]\d\d:\d\d(?::\d\d)?) ")
+
+
+def split_stamps(data: bytes) -> tuple[list[bytes], bytes]:
+    """(the stamps, the lines without them); every line must have one."""
+    stamps, rest = [], []
+    for line in data.split(b"\n")[:-1]:
+        m = STAMP.match(line)
+        assert m, f"a line without a stamp: {line[:80]!r}"
+        stamps.append(m.group(0)[:-1])
+        rest.append(line[m.end():] + b"\n")
+    return stamps, b"".join(rest)
+
+
+def stamp_time(stamp: bytes) -> float:
+    return dt.datetime.fromisoformat(stamp.decode()).timestamp()
+
+
+# -- the format, byte for byte --------------------------------------------------------------
+
+def test_every_line_gets_its_arrival_time_and_keeps_its_bytes(tmp_path):
+    hostile = (b"plain\n\x00nul\xff\xfe invalid utf-8\r\n\x1b[31mred\x1b[0m\n\n"
+               b"2025-03-07T18:47:50.025Z\tINFO\tpydio.rest.jobs\tits own time\n"
+               b'{"level":"info","msg":"a JSON line"}\n' + b"y" * 5000 + b"\nno newline at the end")
+    before = time.time()
+    r = run("rotate", "--dir", str(tmp_path), "--stamp", input=hostile, env=child_env(TZ="Europe/Paris"))
+    after = time.time()
+    assert r.returncode == 0, r.stderr
+    stamps, rest = split_stamps((tmp_path / "cells.out").read_bytes())
+    assert rest == hostile + b"\n"  # a partial last line is completed, as without --stamp
+    assert len(stamps) == 8
+    times = [stamp_time(s) for s in stamps]
+    assert before <= times[0] and times == sorted(times) and times[-1] <= after
+    # Local time with its offset, microseconds, one space: Paris is +01:00 or +02:00.
+    assert all(re.fullmatch(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+0[12]:00", s) for s in stamps), stamps
+
+
+def test_utc_stamps_end_in_z(tmp_path):
+    r = run("rotate", "--dir", str(tmp_path), "--stamp", "--utc", input=b"a\nb\n",
+            env=child_env(TZ="Asia/Kolkata"))
+    assert r.returncode == 0, r.stderr
+    stamps, rest = split_stamps((tmp_path / "cells.out").read_bytes())
+    assert rest == b"a\nb\n" and all(s.endswith(b"Z") for s in stamps), stamps
+
+
+def test_long_lines_are_cut_and_each_piece_is_stamped(tmp_path):
+    r = run("rotate", "--dir", str(tmp_path), "--stamp", "--max-line", "1KiB",
+            input=b"z" * 2500 + b"\nshort\n")
+    assert r.returncode == 0, r.stderr
+    stamps, rest = split_stamps((tmp_path / "cells.out").read_bytes())
+    assert rest.split(b"\n") == [b"z" * 1024, b"z" * 1024, b"z" * 452, b"short", b""]
+
+
+def test_a_line_written_in_pieces_gets_the_time_of_its_first_byte(tmp_path):
+    fifo = tmp_path / "in.fifo"
+    rot = Rotate(tmp_path, "--input", str(fifo), "--dir", str(tmp_path / "logs"), "--stamp")
+    wait_for(fifo.exists, 10, "the FIFO", rot.stderr)
+    fd = os.open(fifo, os.O_WRONLY)
+    started = time.time()
+    os.write(fd, b"first half, ")
+    time.sleep(0.3)  # the rest comes later: the line keeps the time its start arrived
+    os.write(fd, b"second half\nnext line\n")
+    ended = time.time()
+    os.close(fd)
+    live = tmp_path / "logs" / "cells.out"
+    wait_for(lambda: live.read_bytes().count(b"\n") == 2, 10, "two lines", lambda: live.read_bytes())
+    assert rot.stop() == 0, rot.stderr()
+    stamps, rest = split_stamps(live.read_bytes())
+    assert rest == b"first half, second half\nnext line\n"
+    first, second = map(stamp_time, stamps)
+    assert started - 0.05 <= first < started + 0.2 and ended - 0.05 <= second <= ended + 1, (started, stamps)
+
+
+def test_stamp_with_json_format_is_refused_and_nothing_touched(tmp_path):
+    d = tmp_path / "logs"
+    r = run("rotate", "--dir", str(d), "--stamp", "--format", "json", input=b'{"a":1}\n')
+    err = r.stderr.decode()
+    assert r.returncode == 2 and err.startswith("Error: --stamp cannot go with --format json") \
+        and err.count("\n") == 1, err
+    assert not d.exists()
+
+
+def test_without_stamp_raw_stays_byte_for_byte(tmp_path):
+    data = b"2026-11-28T01:03:45.123456+01:00 looks like a stamp\nplain\n"
+    r = run("rotate", "--dir", str(tmp_path), input=data)
+    assert r.returncode == 0 and (tmp_path / "cells.out").read_bytes() == data
+
+
+def test_stamper_never_rounds_into_the_next_day():
+    """Unit: the stamp is cut to whole microseconds and stays below the end of the file's day."""
+    from cellsrun.clock import Clock
+    from cellsrun.rotate.stamp import Stamper
+    midnight = dt.datetime(2026, 11, 28, tzinfo=dt.timezone.utc).timestamp()
+    s = Stamper(Clock.utc(), day_end=lambda: midnight)
+    assert s.stamp(midnight - 4e-7) == b"2026-11-27T23:59:59.999999Z "
+    assert s.stamp(midnight + 0.5) == b"2026-11-27T23:59:59.999999Z "  # a line finished late in the old file
+    assert Stamper(Clock.utc()).stamp(midnight + 0.25) == b"2026-11-28T00:00:00.250000Z "
+    paris = Stamper(Clock(__import__("zoneinfo").ZoneInfo("Europe/Paris")))
+    assert paris.stamp(midnight) == b"2026-11-28T01:00:00.000000+01:00 "
+
+
+# -- a real midnight ------------------------------------------------------------------------
+
+def _check_days(logs, tz, midnight) -> tuple[bytes, list[float]]:
+    """Each file's stamps are of its own day; returns (the lines without stamps, the times)."""
+    from test_midnight import local_day
+    yesterday = local_day(midnight - 1, tz)
+    files = log_files(logs)
+    assert [p.name for p in files] == [f"cells.out.{yesterday}", "cells.out"], listing(logs)
+    days = {files[0]: str(yesterday).encode(), files[1]: str(local_day(midnight + 1, tz)).encode()}
+    all_rest, all_times = b"", []
+    for path, day in days.items():
+        stamps, rest = split_stamps(path.read_bytes())
+        assert stamps, path
+        wrong = [s for s in stamps if not s.startswith(day)]
+        assert not wrong, f"{path.name}: stamps of another day {wrong[:3]}"
+        all_rest += rest
+        all_times += [stamp_time(s) for s in stamps]
+    assert all_times == sorted(all_times)
+    return all_rest, all_times
+
+
+@pytest.mark.slow
+def test_midnight_under_load_every_stamp_falls_in_its_files_day(tmp_path):
+    from test_midnight import rotator_before_midnight
+    rot, fifo, logs, tz, midnight = rotator_before_midnight(tmp_path, "--stamp", "--compress", "none",
+                                                            margin=1.5)
+    writer = subprocess.Popen(writer_cmd("--fifo", str(fifo), "--rate", "5000", "--size", "120",
+                                         "--state", str(tmp_path / "next")), env=child_env(TZ=tz))
+    try:
+        wait_for(lambda: time.time() > midnight + 1.5, 30, "1.5 s of the new day")
+    finally:
+        writer.send_signal(signal.SIGTERM)
+        writer.wait(10)
+    sent = int((tmp_path / "next").read_text())
+    count = lambda: all_output(logs).count(b"\n")  # noqa: E731
+    wait_for(lambda: count() == sent, 20, f"all {sent} lines", lambda: f"{count()}; {listing(logs)}")
+    assert rot.stop() == 0, rot.stderr()
+    rest, _ = _check_days(logs, tz, midnight)
+    check_sequence(rest, sent)
+
+
+@pytest.mark.slow
+def test_a_line_under_way_at_midnight_keeps_the_old_day(tmp_path):
+    from test_midnight import rotator_before_midnight
+    rot, fifo, logs, tz, midnight = rotator_before_midnight(tmp_path, "--stamp", "--compress", "none",
+                                                            margin=1.0)
+    fd = os.open(fifo, os.O_WRONLY)
+    try:
+        os.write(fd, b"before\n")
+        wait_for(lambda: time.time() > midnight - 0.3, 30, "0.3 s before midnight")
+        os.write(fd, b"under way at midnight: ")
+        wait_for(lambda: time.time() > midnight + 0.2, 5, "just after midnight")
+        os.write(fd, b"ends in the new day\nafter\n")
+    finally:
+        os.close(fd)
+    wait_for(lambda: all_output(logs).count(b"\n") == 3, 10, "3 lines", lambda: listing(logs))
+    assert rot.stop() == 0, rot.stderr()
+    rest, times = _check_days(logs, tz, midnight)
+    assert rest == b"before\nunder way at midnight: ends in the new day\nafter\n"
+    assert times[1] < midnight <= times[2], (times, midnight)
+    assert midnight - 0.3 <= times[1], "the held line's time is when its first byte came"
