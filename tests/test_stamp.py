@@ -177,3 +177,125 @@ def test_a_line_under_way_at_midnight_keeps_the_old_day(tmp_path):
     assert rest == b"before\nunder way at midnight: ends in the new day\nafter\n"
     assert times[1] < midnight <= times[2], (times, midnight)
     assert midnight - 0.3 <= times[1], "the held line's time is when its first byte came"
+
+
+# -- the browser reads the stamp ------------------------------------------------------------
+
+def logs(d, *args, env=None):
+    return run("logs", "--dir", str(d), *args, env=env or child_env(TZ="Europe/Paris"))
+
+
+def ok_lines(r) -> list[str]:
+    assert r.returncode == 0 and r.stderr == b"", (r.returncode, r.stderr)
+    return r.stdout.decode().splitlines()
+
+
+@pytest.fixture()
+def stamped(tmp_path):
+    """A live file written by a real `cellsrun rotate --stamp` from a service whose lines carry
+    no time, then a Cells console line and a JSON line that carry their own (from 2025)."""
+    d = tmp_path / "logs"
+    service = (b"starting the thing\nlistening on :8080\n"
+               b"2025-03-07T18:47:50.025Z\tWARN\tpydio.rest.jobs\tslow job\t{\"UserName\": \"jenny\"}\n"
+               b'{"level":"error","ts":"2025-03-07T19:47:50+01:00","logger":"pydio.grpc.auth",'
+               b'"msg":"Login failed","RemoteAddress":"10.0.0.7"}\n'
+               b"a last plain line\n")
+    before = time.time()
+    r = run("rotate", "--dir", str(d), "--stamp", input=service, env=child_env(TZ="Europe/Paris"))
+    assert r.returncode == 0, r.stderr
+    return d, before, time.time()
+
+
+def test_lines_without_a_time_take_the_stamp(stamped):
+    d, before, after = stamped
+    rows = [json.loads(l) for l in ok_lines(logs(d, "--since", "1m", "--json"))]
+    plain = [o for o in rows if o["msg"] in ("starting the thing", "listening on :8080", "a last plain line")]
+    assert len(plain) == 3
+    for o in plain:  # the stamp is the entry's time, and kept as "arrived"
+        assert o["ts"] == o["arrived"] and before <= dt.datetime.fromisoformat(o["ts"]).timestamp() <= after
+    assert ok_lines(logs(d, "--day", "today", "-q", "listening", "--json"))
+    table = ok_lines(logs(d, "-q", "starting"))
+    today = dt.datetime.now().astimezone(__import__("zoneinfo").ZoneInfo("Europe/Paris")).date()
+    assert table[1].startswith(str(today) + " ") and table[1].endswith("starting the thing"), table
+    stats = json.loads(logs(d, "--stats", "--json").stdout)
+    assert "unknown" not in [h["hour"] for h in stats] and sum(h["total"] for h in stats) == 5
+
+
+def test_the_services_own_time_after_the_stamp_is_the_entrys_time(stamped):
+    d, before, after = stamped
+    console, js = (json.loads(l) for l in ok_lines(logs(d, "--level", ">=warn", "--json")))
+    assert (console["ts"], console["level"], console["logger"], console["msg"], console["UserName"]) == \
+        ("2025-03-07T18:47:50.025Z", "warn", "pydio.rest.jobs", "slow job", "jenny")
+    assert before <= dt.datetime.fromisoformat(console["arrived"]).timestamp() <= after
+    # A JSON line after a stamp: still one object, its own keys and the stamp as "arrived".
+    assert js["arrived"] and {k: v for k, v in js.items() if k != "arrived"} == {
+        "level": "error", "ts": "2025-03-07T19:47:50+01:00", "logger": "pydio.grpc.auth",
+        "msg": "Login failed", "RemoteAddress": "10.0.0.7"}
+    assert ok_lines(logs(d, "--ip", "10.0.0.7", "--json")) == [json.dumps(js, ensure_ascii=False)]
+    assert ok_lines(logs(d, "--user", "jenny", "--csv"))[1].startswith("2025-03-07 19:47:50,WARN,,jenny,rest.jobs,")
+    detail = "\n".join(ok_lines(logs(d, "--user", "jenny", "--detail")))
+    assert f"Arrived   {console['arrived']}\n" in detail and re.search(r"^Message +slow job$", detail, re.M)
+
+
+# -- without stamps: an archive's day is in its name -----------------------------------------
+
+@pytest.fixture()
+def timeless(tmp_path):
+    """Archives and a live file of a service whose lines carry no time (TZ=UTC)."""
+    import gzip
+    d = tmp_path / "logs"
+    d.mkdir()
+    (d / "cells.out.2026-11-25").write_bytes(b"line A1\nline A2\n")
+    (d / "cells.out.2026-11-26.gz").write_bytes(gzip.compress(b"line B1\nline B2\n"))
+    (d / "cells.out").write_bytes(b"line C1\n")
+    t = dt.datetime(2026, 11, 27, 15, tzinfo=dt.timezone.utc).timestamp()
+    os.utime(d / "cells.out", (t, t))
+    return d
+
+
+UTC_ENV = child_env(TZ="UTC")
+UTC_NO_GREP = child_env(TZ="UTC", CELLSRUN_GREP="0")
+
+
+def msgs(r) -> list[str]:
+    if r.returncode == 1 and r.stdout == b"" and r.stderr == b"":
+        return []
+    return [json.loads(l)["msg"] for l in ok_lines(r)]
+
+
+@pytest.mark.parametrize("env", [UTC_ENV, UTC_NO_GREP], ids=["grep", "python"])
+@pytest.mark.parametrize("args, want", [
+    (["--day", "2026-11-25"], ["line A1", "line A2"]),
+    (["--day", "2026-11-26"], ["line B1", "line B2"]),
+    (["--day", "2026-11-27"], ["line C1"]),
+    (["--since", "2026-11-26", "--until", "2026-11-26"], ["line B1", "line B2"]),
+    (["--since", "2026-11-26"], ["line B1", "line B2", "line C1"]),
+    (["--until", "2026-11-25T23:59:59.999999"], ["line A1", "line A2"]),
+    (["--since", "2026-11-26T12:00"], ["line C1"]),  # the 26th is only partly in the period
+    (["--since", "2026-11-25T00:00:01", "--until", "2026-11-26T23:00"], []),
+    (["--around", "2026-11-26T12:00", "--minutes", "30"], []),
+    (["-q", "line b", "--day", "2026-11-26"], ["line B1", "line B2"]),
+    (["-q", "A2", "--since", "2026-11-25"], ["line A2"]),
+])
+def test_lines_without_time_belong_to_their_files_day(timeless, env, args, want):
+    assert msgs(logs(timeless, *args, "--json", env=env)) == want
+
+
+def test_the_day_shows_in_the_date_column_and_the_stats(timeless):
+    table = ok_lines(logs(timeless, "--day", "2026-11-25", env=UTC_ENV))
+    assert [row.split()[0] for row in table[1:]] == ["2026-11-25", "2026-11-25"]
+    assert table[1].endswith("line A1")
+    stats = json.loads(logs(timeless, "--stats", "--json", env=UTC_ENV).stdout)
+    assert [(h["hour"], h["total"]) for h in stats] == [
+        ("2026-11-25 (no time)", 2), ("2026-11-26 (no time)", 2), ("2026-11-27 (no time)", 1)]
+
+
+def test_after_a_timed_line_a_line_still_takes_its_time(tmp_path):
+    d = tmp_path / "logs"
+    d.mkdir()
+    (d / "cells.out.2026-11-25").write_bytes(
+        b"no time yet\n2026-11-25T10:00:00.000Z\tINFO\tpydio.x\ttimed\npanic: after it\n")
+    rows = [json.loads(l) for l in ok_lines(logs(d, "--since", "2026-11-25T09:00", "--json", env=UTC_ENV))]
+    assert [r["msg"] for r in rows] == ["timed", "panic: after it"]
+    csv = ok_lines(logs(d, "--csv", env=UTC_ENV))
+    assert [c.split(",")[0] for c in csv[1:]] == ["2026-11-25", "2026-11-25 10:00:00", "2026-11-25 10:00:00"]

@@ -26,6 +26,14 @@ def local_time(ts: float | None) -> str:
     return _last_second[1]
 
 
+def when(e) -> str:
+    """The Date column: the local time, or the day alone for an entry whose time is unknown
+    but whose file's day is known, else empty."""
+    if e.ts is not None:
+        return local_time(e.ts)
+    return e.day.isoformat() if e.day is not None else ""
+
+
 def _one_line(text: str) -> str:
     return text.replace("\n", "\\n").replace("\r", "\\r").replace("\t", " ")
 
@@ -54,7 +62,7 @@ class TableWriter:
         if not self.started:
             self.out.write(self.row(COLUMNS) + "\n")
             self.started = True
-        line = self.row((local_time(e.ts), e.level.upper(), e.ip, e.user, e.service, _one_line(e.msg)))
+        line = self.row((when(e), e.level.upper(), e.ip, e.user, e.service, _one_line(e.msg)))
         colour = _COLOURS.get(e.level) if self.tty else None
         self.out.write(f"{colour}{line}{_RESET}\n" if colour else line + "\n")
 
@@ -63,13 +71,14 @@ class TableWriter:
 
 
 class JsonWriter:
-    """One object per line: a JSON line's own object (byte for byte), others under Cells' keys."""
+    """One object per line: a JSON line's own object (byte for byte), others under Cells' keys
+    (see :meth:`cellsrun.browse.entries.Entry.json_line`)."""
 
     def __init__(self, out):
         self.out = out
 
     def write(self, e) -> None:
-        self.out.write((e.raw if e.kind == "json" else json.dumps(e.as_object(), ensure_ascii=False)) + "\n")
+        self.out.write(e.json_line() + "\n")
 
     def close(self) -> None:
         pass
@@ -82,7 +91,7 @@ class CsvWriter:
         self.w.writerow(COLUMNS)
 
     def write(self, e) -> None:
-        self.w.writerow((local_time(e.ts), e.level.upper(), e.ip, e.user, e.service, e.msg))
+        self.w.writerow((when(e), e.level.upper(), e.ip, e.user, e.service, e.msg))
 
     def close(self) -> None:
         pass
@@ -99,7 +108,7 @@ class DetailWriter:
         if not self.first:
             self.out.write("\n")
         self.first = False
-        rows = [("Date", local_time(e.ts)), ("Level", e.level.upper()), ("Service", e.service),
+        rows = [("Date", when(e)), ("Arrived", e.stamp), ("Level", e.level.upper()), ("Service", e.service),
                 ("Logger", e.logger), ("Message", e.msg)]
         rows += [(k, v if isinstance(v, str) else json.dumps(v)) for k, v in e.fields.items()]
         width = max(len(k) for k, _ in rows)
@@ -121,7 +130,10 @@ class StatsWriter:
         self.hours: dict[str, dict[str, int]] = {}
 
     def write(self, e) -> None:
-        hour = local_time(e.ts)[:13] + ":00" if e.ts is not None else "unknown"
+        if e.ts is not None:
+            hour = local_time(e.ts)[:13] + ":00"
+        else:  # the day alone when the file's is known (sorts before the day's hours)
+            hour = f"{e.day} (no time)" if e.day is not None else "unknown"
         counts = self.hours.setdefault(hour, {})
         level = e.level or "none"
         counts[level] = counts.get(level, 0) + 1

@@ -114,6 +114,7 @@ class Query:
         self.service = service.lower() if service else None
         self.user = user
         self.ip = ip
+        self._days = {}  # day -> whether the period holds it whole (see matches)
 
     def day_range(self) -> tuple[_dt.date | None, _dt.date | None]:
         """The local days whose files can hold matches (the rotator files a line under the day
@@ -123,14 +124,28 @@ class Query:
                 if self.until is not None else None)
         return first, last
 
+    def _holds_day(self, day) -> bool:
+        """Whether [since, until] holds the whole local ``day`` (None: no day, False)."""
+        if day is None:
+            return False
+        held = self._days.get(day)
+        if held is None:
+            start, end = day_bounds(day)
+            held = self._days[day] = ((self.since is None or self.since <= start)
+                                      and (self.until is None or self.until >= end))
+        return held
+
     def matches_text(self, lowered: str) -> bool:
         return all(t in lowered for t in self.terms)
 
     def matches(self, e) -> bool:
-        """Every filter but the full text (see matches_text), for a parsed entry."""
-        if self.since is not None and (e.ts is None or e.ts < self.since):
-            return False
-        if self.until is not None and (e.ts is None or e.ts > self.until):
+        """Every filter but the full text (see matches_text), for a parsed entry. An entry
+        without a time whose day is known (``e.day``: its file's) matches a period only if the
+        period holds that whole day: it is known to lie in the day, not where in it."""
+        if e.ts is None:
+            if (self.since is not None or self.until is not None) and not self._holds_day(e.day):
+                return False
+        elif (self.since is not None and e.ts < self.since) or (self.until is not None and e.ts > self.until):
             return False
         if self.level is not None:
             rank = RANK.get(e.level)
