@@ -299,3 +299,93 @@ def test_after_a_timed_line_a_line_still_takes_its_time(tmp_path):
     assert [r["msg"] for r in rows] == ["timed", "panic: after it"]
     csv = ok_lines(logs(d, "--csv", env=UTC_ENV))
     assert [c.split(",")[0] for c in csv[1:]] == ["2026-11-25", "2026-11-25 10:00:00", "2026-11-25 10:00:00"]
+
+
+# -- cellsrun start --stamp: the launcher passes it to the rotator ---------------------------
+
+@pytest.fixture()
+def home():
+    """A short working dir (a unix socket path stays under ~100 bytes); stopped afterwards."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+    path = Path(tempfile.mkdtemp(prefix="crst", dir="/tmp"))
+    yield path
+    run("stop", "--home", str(path), "--all", timeout=90)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def error_line(r) -> str:
+    err = r.stderr.decode()
+    assert len(err.splitlines()) == 1 and err.startswith("Error: ") and "Traceback" not in err, err
+    return err
+
+
+@pytest.mark.parametrize("how", ["flags", "env", "saved-stamp", "saved-log", "saved-both"])
+def test_stamp_with_json_logs_is_refused_before_anything_starts(home, how):
+    """A stamp before a JSON line would break it, wherever the two settings come from."""
+    args, env, toml = ["--demo"], child_env(), ""
+    if how == "flags":
+        args += ["--stamp", "--log", "production"]
+    elif how == "env":
+        args += ["--stamp"]
+        env = child_env(PYDIO_LOGS_LEVEL="production")
+    elif how == "saved-stamp":
+        toml, args = "stamp = true\n", args + ["--log", "production"]
+    elif how == "saved-log":
+        toml, args = 'log = "production"\n', args + ["--stamp"]
+    else:
+        toml = 'log = "production"\nstamp = true\n'
+    if toml:
+        (home / "cellsrun.toml").write_text(toml)
+    r = run("start", "--home", str(home), *args, env=env, timeout=60)
+    err = error_line(r)
+    assert r.returncode == 2 and "stamp" in err and "production" in err, err
+    assert sorted(p.name for p in home.iterdir()) == (["cellsrun.toml"] if toml else [])
+    if toml:
+        assert (home / "cellsrun.toml").read_text() == toml  # the refused flags were not saved
+
+
+@pytest.mark.parametrize("value", ['"yes"', "1"])
+def test_a_stamp_setting_that_is_not_a_boolean_is_refused(home, value):
+    (home / "cellsrun.toml").write_text(f"stamp = {value}\n")
+    r = run("config", "--supervisor", "--home", str(home))
+    assert r.returncode == 2 and error_line(r).startswith(f"Error: {home}/cellsrun.toml: stamp = {value}: ")
+
+
+def test_config_supervisor_passes_the_saved_stamp_to_the_rotator(home):
+    def rotator_command() -> str:
+        r = run("config", "--supervisor", "--home", str(home))
+        assert r.returncode == 0, r.stderr
+        return next(l for l in r.stdout.decode().splitlines() if l.startswith("command=") and " rotate " in l)
+    assert "--stamp" not in rotator_command()
+    (home / "cellsrun.toml").write_text("stamp = true\n")
+    assert rotator_command().endswith(" --stamp") or " --stamp " in rotator_command()
+
+
+@pytest.mark.slow
+def test_start_stamp_gives_a_timeless_service_times_and_no_stamp_takes_them_away(home):
+    """A real supervisord: a service that prints lines without a time, started with --stamp;
+    `cellsrun logs --since 1m` finds them with the time they arrived, and the choice is saved."""
+    script = "i=0; while :; do i=$((i+1)); echo \"tick $i\"; sleep 0.2; done"
+    before = time.time()
+    r = run("start", "--home", str(home), "--stamp", "--startsecs", "1", "--", "/bin/sh", "-c", script,
+            timeout=90)
+    assert r.returncode == 0, r.stderr
+    live = home / "logs" / "cells.out"
+    wait_for(lambda: live.exists() and live.read_bytes().count(b"\n") >= 3, 30, "three ticks",
+             lambda: listing(home / "logs"))
+    first = live.read_bytes().split(b"\n")[0]
+    assert STAMP.match(first) and first.endswith(b" tick 1"), first
+    got = run("logs", "--home", str(home), "--since", "1m", "-q", "tick 1", "--json")
+    o = json.loads(got.stdout.splitlines()[0])
+    assert o["msg"] == "tick 1" and before <= dt.datetime.fromisoformat(o["ts"]).timestamp() <= time.time()
+    assert "stamp = true" in (home / "cellsrun.toml").read_text()
+    # --no-stamp: the next start writes the lines as they come (and saves that).
+    r = run("restart", "--home", str(home), "--no-stamp", timeout=90)
+    assert r.returncode == 0, r.stderr
+    size = live.stat().st_size
+    wait_for(lambda: live.read_bytes()[size:].count(b"\n") >= 3, 30, "three more ticks")
+    later = live.read_bytes()[size:].split(b"\n")[1]
+    assert later.startswith(b"tick "), later
+    assert "stamp = false" in (home / "cellsrun.toml").read_text()

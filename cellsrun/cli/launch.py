@@ -23,6 +23,14 @@ def add_start(p: argparse.ArgumentParser) -> None:
                    help="size all archives may use, e.g. 5GB (default 0: no limit)")
     p.add_argument("--compress", choices=defaults.COMPRESSIONS,
                    help=f"compress archives (default {defaults.COMPRESS})")
+    stamp = p.add_mutually_exclusive_group()
+    stamp.add_argument("--stamp", action="store_true", default=None,
+                       help="the rotator begins each line with the time it arrived, for a service "
+                       "whose lines carry none (not with --log production; saved) "
+                       "(default: the saved choice, else off)")
+    stamp.add_argument("--no-stamp", dest="stamp", action="store_false",
+                       help="lines are written as the service wrote them (saved) "
+                       "(default: the saved choice, else no stamp)")
     p.add_argument("--startsecs", type=converter(dt.seconds, "startsecs"), metavar="S",
                    help=f"seconds the service must stay up to count as started "
                    f"(default {defaults.STARTSECS})")
@@ -54,7 +62,7 @@ def _start_flags(args) -> dict:
         flags.update(demo=True, command=command)
     elif command:
         flags.update(demo=False, command=command)
-    for key in ("log", "keep_days", "max_total", "compress", "startsecs", "web", "web_listen"):
+    for key in ("log", "keep_days", "max_total", "compress", "startsecs", "web", "web_listen", "stamp"):
         if getattr(args, key) is not None:
             flags[key] = getattr(args, key)
     return flags
