@@ -389,3 +389,14 @@ def test_start_stamp_gives_a_timeless_service_times_and_no_stamp_takes_them_away
     later = live.read_bytes()[size:].split(b"\n")[1]
     assert later.startswith(b"tick "), later
     assert "stamp = false" in (home / "cellsrun.toml").read_text()
+
+
+def test_stop_and_status_work_whatever_the_log_mode_says(home):
+    """The refusal is for what starts programs: `stop` and `status` with PYDIO_LOGS_LEVEL=production
+    and a saved stamp still act (here: nothing runs, and they say so)."""
+    (home / "cellsrun.toml").write_text("stamp = true\n")
+    env = child_env(PYDIO_LOGS_LEVEL="production")
+    assert run("stop", "--home", str(home), env=env).returncode == 0
+    assert run("status", "--home", str(home), env=env).returncode != 2
+    r = run("config", "--supervisor", "--home", str(home), env=env)
+    assert r.returncode == 2 and "--stamp cannot go with --log production" in error_line(r)

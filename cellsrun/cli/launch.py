@@ -72,6 +72,7 @@ def run_start(args, restart: bool = False) -> int:
     from cellsrun.launch.launcher import Launcher
     flags = _start_flags(args)
     s = _settings(args, flags)
+    s.check()
     launcher = Launcher(s)
     if restart:
         launcher.stop()
@@ -168,5 +169,7 @@ def add_config(p: argparse.ArgumentParser) -> None:
 
 def run_config(args) -> int:
     from cellsrun.launch import supervisor_conf
-    print(supervisor_conf.system_blocks(_settings(args)))
+    s = _settings(args)
+    s.check()
+    print(supervisor_conf.system_blocks(s))
     return 0

@@ -110,7 +110,9 @@ class Settings:
                          "try `cellsrun start --demo` or `cellsrun start -- COMMAND ARGS...`")
 
     def check(self) -> None:
-        """Refuse settings that cannot go together, wherever each came from (UsageError)."""
+        """Refuse settings that cannot go together, wherever each came from (UsageError):
+        what starts programs calls it (start, config --supervisor), not stop or status, which
+        must work whatever the environment says."""
         if self.stamp and self.json_logs:
             raise UsageError(
                 f"--stamp cannot go with --log {PRODUCTION} (from a flag, $PYDIO_LOGS_LEVEL or "
@@ -216,7 +218,6 @@ def resolve(home: str | None, flags: dict, env=os.environ) -> Settings:
             raise UsageError(f"PYDIO_LOGS_LEVEL: {e}") from None
     for key, value in flags.items():
         setattr(s, key, value)
-    s.check()
     if len(s.socket) > 100:
         raise UsageError(f"working dir {s.home} is too deep: the socket path {s.socket} "
                          "exceeds the 100-byte limit of unix sockets")
