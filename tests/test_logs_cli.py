@@ -163,3 +163,23 @@ def test_every_option_has_help_with_its_default(command):
     assert out.count("default") >= sum(1 for a in parser._actions
                                        if a.option_strings and a.help not in (None, argparse.SUPPRESS)
                                        and "-h" not in a.option_strings)
+
+
+# -- a file where a directory is expected ---------------------------------------------------------
+
+@pytest.mark.parametrize("flag, what", [("--home", "the working dir"), ("--dir", "the log dir")])
+def test_a_file_given_as_a_directory_is_not_a_directory(tmp_path, flag, what):
+    f = tmp_path / "a-file"
+    f.write_text("not a directory\n")
+    r = run("logs", flag, str(f), env=ENV)
+    assert (r.returncode, r.stdout, r.stderr.decode()) == (
+        2, b"", f"Error: {what} {f} is not a directory (see {flag})\n")
+    assert f.read_text() == "not a directory\n"
+
+
+def test_a_log_dir_from_the_environment_that_is_a_file_says_where_it_came_from(tmp_path):
+    f = tmp_path / "a-file"
+    f.write_text("")
+    r = run("logs", env=child_env(TZ="UTC", CELLS_LOG_DIR=str(f)))
+    assert (r.returncode, r.stderr.decode()) == (
+        2, f"Error: the log dir {f} is not a directory (see $CELLS_LOG_DIR)\n")

@@ -59,6 +59,26 @@ def run_logs(args) -> int:
         raise UsageError(str(e)) from None
     fmt = ("stats-json" if args.json else "stats") if args.stats else (
         "json" if args.json else "csv" if args.csv else "detail" if args.detail else "table")
-    directory = args.dir or defaults.default_log_dir(home=args.home)
+    directory = _log_dir(args)
     return run(directory, query, name=args.name, fmt=fmt, last=args.n,
                reverse=args.reverse, follow=args.follow)
+
+
+def _log_dir(args, env=None) -> str:
+    """The log directory to read: --dir, else $CELLS_LOG_DIR, else <working dir>/logs. One
+    that is not a directory (or a working dir that is not) is a usage error naming where it
+    came from; one that does not exist is not (run_logs says there are no logs in it)."""
+    import os
+    env = os.environ if env is None else env
+    if args.dir:
+        found = [(args.dir, "the log dir", "--dir")]
+    elif env.get("CELLS_LOG_DIR"):
+        found = [(env["CELLS_LOG_DIR"], "the log dir", "$CELLS_LOG_DIR")]
+    else:
+        home = args.home or defaults.default_home(env)
+        source = "--home" if args.home else "--home and $CELLS_WORKING_DIR"
+        found = [(home, "the working dir", source), (os.path.join(home, "logs"), "the log dir", source)]
+    for path, what, source in found:
+        if os.path.exists(path) and not os.path.isdir(path):
+            raise UsageError(f"{what} {path} is not a directory (see {source})")
+    return found[-1][0]
