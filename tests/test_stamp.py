@@ -400,3 +400,30 @@ def test_stop_and_status_work_whatever_the_log_mode_says(home):
     assert run("status", "--home", str(home), env=env).returncode != 2
     r = run("config", "--supervisor", "--home", str(home), env=env)
     assert r.returncode == 2 and "--stamp cannot go with --log production" in error_line(r)
+
+
+@pytest.mark.parametrize("env", [UTC_ENV, UTC_NO_GREP], ids=["grep", "python"])
+@pytest.mark.parametrize("gz", [False, True], ids=["plain", "gz"])
+def test_stamped_archives_are_searched_by_their_stamps(tmp_path, env, gz):
+    """Stamped archives (as a `rotate --stamp` leaves them): -q through grep or Python, a
+    period that binary-searches a plain archive, --day: the stamps are the times."""
+    import gzip
+    d = tmp_path / "logs"
+    d.mkdir()
+    for day in ("2026-11-25", "2026-11-26"):
+        text = "".join(f"{day}T{h:02d}:{m:02d}:00.000000Z worker {h}:{m:02d} done\n"
+                       for h in range(24) for m in range(0, 60, 5)).encode()
+        name = d / f"cells.out.{day}"
+        if gz:
+            name.with_name(name.name + ".gz").write_bytes(gzip.compress(text))
+        else:
+            name.write_bytes(text)
+    assert msgs(logs(d, "-q", "worker 13:05", "--json", env=env)) == ["worker 13:05 done"] * 2
+    assert msgs(logs(d, "-q", "worker 13:05", "--day", "2026-11-26", "--json", env=env)) == ["worker 13:05 done"]
+    got = [json.loads(l) for l in ok_lines(logs(d, "--since", "2026-11-26T07:58", "--until", "2026-11-26T08:11",
+                                                "--json", env=env))]
+    assert [(o["ts"], o["msg"]) for o in got] == [
+        ("2026-11-26T08:00:00.000000Z", "worker 8:00 done"), ("2026-11-26T08:05:00.000000Z", "worker 8:05 done"),
+        ("2026-11-26T08:10:00.000000Z", "worker 8:10 done")]
+    stats = json.loads(logs(d, "--stats", "--json", env=env).stdout)
+    assert len(stats) == 48 and {h["total"] for h in stats} == {12}
