@@ -14,10 +14,16 @@ def run_logs(directory: str, query, *, name: str = LIVE_NAME, fmt: str = "table"
     """Print the matches; returns 0 if any matched, 1 if none. ``fmt``: table, json, csv,
     detail, stats or stats-json. ``last``: only the last N matches (0: all). A file that cannot
     be read is skipped with a ``warning:`` line on stderr; the exit code still says whether
-    anything matched. Raises RuntimeFailure when ``follow`` has no regular live file to follow."""
+    anything matched. Raises RuntimeFailure when ``directory`` holds no log file at all (no logs
+    yet: said, unlike "nothing matched"), or when ``follow`` has no regular live file to follow."""
     from cellsrun.browse import output
     from cellsrun.browse.reader import Reader, follow as follow_live, select_files
 
+    first, end = query.day_range()
+    files = select_files(directory, name, first, end)
+    if not files and not select_files(directory, name, None, None):
+        from cellsrun.errors import RuntimeFailure
+        raise RuntimeFailure(f"no logs in {directory} (is the rotator running? see cellsrun status)")
     tty = out.isatty() if hasattr(out, "isatty") else False
     width = os.get_terminal_size(out.fileno()).columns if tty else 120
     writer = {"table": lambda: output.TableWriter(out, tty, width),
@@ -26,8 +32,6 @@ def run_logs(directory: str, query, *, name: str = LIVE_NAME, fmt: str = "table"
               "detail": lambda: output.DetailWriter(out),
               "stats": lambda: output.StatsWriter(out, False, width if tty else 100),
               "stats-json": lambda: output.StatsWriter(out, True)}[fmt]()
-    first, end = query.day_range()
-    files = select_files(directory, name, first, end)
     reader = Reader(query)
     matched = 0
     entries = reader.entries(files)

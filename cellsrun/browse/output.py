@@ -26,50 +26,98 @@ def local_time(ts: float | None) -> str:
     return _last_second[1]
 
 
+def when(e) -> str:
+    """The Date column: the local time, or the day alone for an entry whose time is unknown
+    but whose file's day is known, else empty."""
+    if e.ts is not None:
+        return local_time(e.ts)
+    return e.day.isoformat() if e.day is not None else ""
+
+
 def _one_line(text: str) -> str:
     return text.replace("\n", "\\n").replace("\r", "\\r").replace("\t", " ")
 
 
 class TableWriter:
-    """Date, Level, IP, User, Service, Message. On a terminal the message is cut to the
-    width and levels are coloured; elsewhere every message is printed whole."""
+    """Date, Level, IP, User, Service, Message. Elsewhere than on a terminal every message is
+    printed whole on one row, and the rows are exactly those of the wide layout.
 
-    HEAD = "{:<19.19}  {:<5.5}  {:<15.15}  {:<10.10}  {:<20.20}  "  # Date Level IP User Service
+    On a terminal the columns are sized so that the message gets the room, and levels are
+    coloured (every row of an entry, so that ``less -R`` keeps them):
+
+    - WIDE columns or more: every column; the message gets the rest (41+ characters);
+    - narrower (an 80- or 100-column terminal): Date, Level, Service (14), then the message
+      (36 characters at 80), which the entry's user and IP begin, in brackets, when it has
+      them: ``[jenny 10.0.0.7] Login failed``;
+    - a message longer than its room wraps at spaces onto up to MAX_ROWS rows, indented under
+      the Message column, the last one cut with "…"."""
+
+    WIDE = 120
+    MAX_ROWS = 3
+    _FULL = "{:<19.19}  {:<5.5}  {:<15.15}  {:<10.10}  {:<20.20}  "  # Date Level IP User Service
+    _NARROW = "{:<19.19}  {:<5.5}  {:<14.14}  "  # Date Level Service
 
     def __init__(self, out, tty: bool, width: int = 120):
         self.out = out
         self.tty = tty
         self.width = width
         self.started = False
-        self.room = max(10, width - len(self.HEAD.format("", "", "", "", "")))
-        self.head = self.HEAD.format
+        self.wide = not tty or width >= self.WIDE
+        self.head = (self._FULL if self.wide else self._NARROW).format
+        self.indent = len(self.head(*[""] * (5 if self.wide else 3)))
+        self.room = max(20, width - self.indent)
+
+    def _cells(self, when_, level, ip, user, service, msg) -> tuple[str, str]:
+        """(the columns before the message, the message) of one row."""
+        if self.wide:
+            return self.head(when_, level, ip, user, service), msg
+        who = " ".join(v for v in (user, ip) if v)
+        return self.head(when_, level, service), f"[{who}] {msg}" if who else msg
 
     def row(self, cells) -> str:
-        msg = cells[5]
+        """The one row of ``cells`` (the six columns), its message cut to the room on a terminal."""
+        head, msg = self._cells(*cells)
         if self.tty and len(msg) > self.room:
             msg = msg[:self.room - 1] + "…"
-        return (self.head(*cells[:5]) + msg).rstrip()
+        return (head + msg).rstrip()
+
+    def rows(self, cells) -> list[str]:
+        """The rows of ``cells``: one, or on a terminal as many as the message needs (up to
+        MAX_ROWS), continuations indented under the Message column."""
+        head, msg = self._cells(*cells)
+        if not self.tty or len(msg) <= self.room:
+            return [(head + msg).rstrip()]
+        import textwrap
+        parts = textwrap.wrap(msg, self.room, max_lines=self.MAX_ROWS, placeholder=" …") or [""]
+        pad = " " * self.indent
+        return [(head + parts[0]).rstrip()] + [(pad + p).rstrip() for p in parts[1:]]
 
     def write(self, e) -> None:
         if not self.started:
-            self.out.write(self.row(COLUMNS) + "\n")
+            head = self.row(COLUMNS) if self.wide else self.head("Date", "Level", "Service") + "[User IP] Message"
+            self.out.write(head + "\n")
             self.started = True
-        line = self.row((local_time(e.ts), e.level.upper(), e.ip, e.user, e.service, _one_line(e.msg)))
+        cells = (when(e), e.level.upper(), e.ip, e.user, e.service, _one_line(e.msg))
         colour = _COLOURS.get(e.level) if self.tty else None
-        self.out.write(f"{colour}{line}{_RESET}\n" if colour else line + "\n")
+        if not self.tty:
+            self.out.write(self.row(cells) + "\n")
+            return
+        for line in self.rows(cells):
+            self.out.write(f"{colour}{line}{_RESET}\n" if colour else line + "\n")
 
     def close(self) -> None:
         pass
 
 
 class JsonWriter:
-    """One object per line: a JSON line's own object (byte for byte), others under Cells' keys."""
+    """One object per line: a JSON line's own object (byte for byte), others under Cells' keys
+    (see :meth:`cellsrun.browse.entries.Entry.json_line`)."""
 
     def __init__(self, out):
         self.out = out
 
     def write(self, e) -> None:
-        self.out.write((e.raw if e.kind == "json" else json.dumps(e.as_object(), ensure_ascii=False)) + "\n")
+        self.out.write(e.json_line() + "\n")
 
     def close(self) -> None:
         pass
@@ -82,7 +130,7 @@ class CsvWriter:
         self.w.writerow(COLUMNS)
 
     def write(self, e) -> None:
-        self.w.writerow((local_time(e.ts), e.level.upper(), e.ip, e.user, e.service, e.msg))
+        self.w.writerow((when(e), e.level.upper(), e.ip, e.user, e.service, e.msg))
 
     def close(self) -> None:
         pass
@@ -99,7 +147,7 @@ class DetailWriter:
         if not self.first:
             self.out.write("\n")
         self.first = False
-        rows = [("Date", local_time(e.ts)), ("Level", e.level.upper()), ("Service", e.service),
+        rows = [("Date", when(e)), ("Arrived", e.stamp), ("Level", e.level.upper()), ("Service", e.service),
                 ("Logger", e.logger), ("Message", e.msg)]
         rows += [(k, v if isinstance(v, str) else json.dumps(v)) for k, v in e.fields.items()]
         width = max(len(k) for k, _ in rows)
@@ -121,7 +169,10 @@ class StatsWriter:
         self.hours: dict[str, dict[str, int]] = {}
 
     def write(self, e) -> None:
-        hour = local_time(e.ts)[:13] + ":00" if e.ts is not None else "unknown"
+        if e.ts is not None:
+            hour = local_time(e.ts)[:13] + ":00"
+        else:  # the day alone when the file's is known (sorts before the day's hours)
+            hour = f"{e.day} (no time)" if e.day is not None else "unknown"
         counts = self.hours.setdefault(hour, {})
         level = e.level or "none"
         counts[level] = counts.get(level, 0) + 1

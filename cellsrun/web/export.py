@@ -8,7 +8,6 @@ is shown as text and never evaluated — log text is written by whoever reaches 
 from __future__ import annotations
 
 import csv
-import json
 import time
 
 from cellsrun.browse.output import COLUMNS, local_time
@@ -55,7 +54,7 @@ def stream(entries, fmt: str, offset_minutes: int | None = None):
                                                e.user, e.service, e.msg)])
     else:
         def write(e):
-            sink.write((e.raw if e.kind == "json" else json.dumps(e.as_object(), ensure_ascii=False)) + "\n")
+            sink.write(e.json_line() + "\n")  # a stamped JSON line: its object with "arrived"
     n = 0
     for e in entries:
         write(e)
