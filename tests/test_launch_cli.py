@@ -139,3 +139,12 @@ def test_the_demos_options_are_checked_before_anything_starts(home, words, said)
     err = error_of(r)
     assert r.returncode == 2 and said in err and "cellsrun.toml" in err, err
     assert sorted(p.name for p in home.iterdir()) == ["cellsrun.toml"]
+
+
+def test_an_error_message_never_carries_a_control_character(tmp_path):
+    """The last guard, whatever a message quotes (a path, a process's words): `Error:` lines
+    show control characters as \\xNN."""
+    missing = tmp_path / "x\x1b[2J\x9bredy"
+    r = run("status", "--home", str(missing))
+    err = error_of(r)
+    assert r.returncode == 1 and "x\\x1b[2J\\x9bredy does not exist" in err, repr(err)
