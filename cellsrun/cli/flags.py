@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
-
 
 def converter(func, flag: str):
     """Wrap a :mod:`cellsrun.datatypes` converter so that argparse reports
@@ -12,12 +10,13 @@ def converter(func, flag: str):
         try:
             return func(text)
         except ValueError as e:
+            import argparse  # only on this error path: a plain `cellsrun rotate` never loads it
             raise argparse.ArgumentTypeError(str(e)) from None
     convert.__name__ = flag
     return convert
 
 
-def add_home(p: argparse.ArgumentParser) -> None:
+def add_home(p) -> None:
     p.add_argument("--home", metavar="DIR", help="working dir (default: $CELLS_WORKING_DIR, "
                    "else ~/.config/pydio/cells)")
 
