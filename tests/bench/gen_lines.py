@@ -33,6 +33,21 @@ def iter_lines(fmt: str, n: int, day: str = "2026-11-27", seed: int = 1):
                    % (ts_ms, lvl.upper(), lg, msg, ip, user, i)).encode()
 
 
+STRAYS = [b"panic: runtime error: invalid memory address or nil pointer dereference",
+          b"[signal SIGSEGV: segmentation violation code=0x1 addr=0x0 pc=0x4a8f1e]",
+          b"goroutine 1 [running]:", b"\tgithub.com/pydio/cells/v4/common/log.go:142 +0x1d",
+          b"plain print from a plugin", b""]
+
+
+def with_strays(block: bytes, every: int = 50) -> bytes:
+    """``block``'s lines with one in ``every`` replaced by a stray non-JSON line (a Go panic,
+    a stray print, a blank line): 2% by default."""
+    out = block.split(b"\n")[:-1]
+    for k, i in enumerate(range(every // 2, len(out), every)):
+        out[i] = STRAYS[k % len(STRAYS)]
+    return b"\n".join(out) + b"\n"
+
+
 def write_day(path: str, fmt: str, n: int, day: str, seed: int = 1) -> str:
     """A day of ``n`` lines in time order at ``path`` (kept as a cache if it exists)."""
     if os.path.exists(path):
@@ -51,10 +66,13 @@ def write_day(path: str, fmt: str, n: int, day: str, seed: int = 1) -> str:
 
 
 def make_file(path: str, fmt: str, size: int) -> str:
-    """Write at least ``size`` bytes of lines to ``path`` once (kept as a cache)."""
+    """Write at least ``size`` bytes of lines to ``path`` once (kept as a cache). ``fmt``:
+    console, json, or json-strays (json with 2% stray lines)."""
     if os.path.exists(path):
         return path
-    block = b"".join(lines(fmt, 20000))
+    block = b"".join(lines(fmt.split("-")[0], 20000))
+    if fmt == "json-strays":
+        block = with_strays(block)
     tmp = path + ".tmp"
     with open(tmp, "wb") as f:
         written = 0
