@@ -105,16 +105,56 @@ def gunzip(f):
     """The decompressed bytes of a ``.gz`` file object, in chunks of at most GZ_OUT bytes
     (bounded memory whatever the ratio: a gzip bomb included); concatenated members are read
     as one stream, as gzip does. Raises :class:`Unreadable` for a file that is not gzip, or is
-    damaged or cut short, once the chunks before the damage have been given."""
+    damaged or cut short, once the chunks before the damage have been given.
+
+    With the ``isal`` package installed (ISA-L: the same format, inflated ~4x faster than
+    zlib) it inflates; set CELLSRUN_ISAL=0 to use zlib. A file ISA-L finds damaged is read
+    again by zlib from the start, its first bytes (already given) skipped, so that what is
+    shown before the damage and the reason given are zlib's, whichever library is there."""
+    fast = _isal()
+    if fast is None:
+        import zlib
+        yield from _inflate(f, zlib.decompressobj, zlib.error)
+        return
+    done = 0
+    try:
+        for out in _inflate(f, *fast):
+            done += len(out)
+            yield out
+        return
+    except Unreadable:
+        pass
     import zlib
-    d = zlib.decompressobj(31)
+    f.seek(0)
+    for out in _inflate(f, zlib.decompressobj, zlib.error):
+        if done >= len(out):
+            done -= len(out)
+            continue
+        yield out[done:] if done else out
+        done = 0
+
+
+def _isal():
+    """(decompressobj, error) of ISA-L, or None when it is missing or disabled."""
+    if os.environ.get("CELLSRUN_ISAL", "1") == "0":
+        return None
+    try:
+        from isal import isal_zlib
+    except ImportError:
+        return None
+    return isal_zlib.decompressobj, isal_zlib.error
+
+
+def _inflate(f, decompressobj, error):
+    """:func:`gunzip` with one library's ``decompressobj`` (zlib's interface)."""
+    d = decompressobj(31)
     done = 0  # decompressed bytes so far
     while True:
         if d.eof:  # a member ended: another may follow
             data = d.unused_data or f.read(GZ_IN)
             if not data:
                 return
-            d = zlib.decompressobj(31)
+            d = decompressobj(31)
         else:
             data = d.unconsumed_tail or f.read(GZ_IN)
             if not data:
@@ -122,7 +162,7 @@ def gunzip(f):
                                  else "empty, not a gzip file")
         try:
             out = d.decompress(data, GZ_OUT)
-        except zlib.error as e:
+        except error as e:
             reason = str(e).split(": ", 1)[-1]
             raise Unreadable(f"damaged gzip data after {done} bytes ({reason})" if done
                              else f"not a gzip file ({reason})") from None
