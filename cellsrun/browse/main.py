@@ -35,10 +35,12 @@ def run_logs(directory: str, query, *, name: str = LIVE_NAME, fmt: str = "table"
         entries = deque(entries, maxlen=last or None)
         if reverse:
             entries.reverse()
-    for entry in entries:
-        writer.write(entry)
-        matched += 1
-    writer.close()
+    try:
+        for entry in entries:
+            writer.write(entry)
+            matched += 1
+    finally:
+        writer.close()  # the table hands its rows over in batches: the last ones now
     out.flush()
     if follow:
         from cellsrun.browse.files import Unreadable
@@ -48,6 +50,7 @@ def run_logs(directory: str, query, *, name: str = LIVE_NAME, fmt: str = "table"
 
         def emit(entry):
             writer.write(entry)
+            writer.close()  # rows held (the table's batch) go out at once
             out.flush()
         try:
             follow_live(live, reader, offset, emit)

@@ -10,6 +10,10 @@ COLUMNS = ("Date", "Level", "IP", "User", "Service", "Message")
 _COLOURS = {"debug": "\x1b[2m", "warn": "\x1b[33m", "error": "\x1b[31m", "dpanic": "\x1b[31;1m",
             "panic": "\x1b[31;1m", "fatal": "\x1b[31;1m"}
 _RESET = "\x1b[0m"
+# Characters of rows held before they are written (one write per row costs about as much as
+# making the row). ~8 KiB: what a pipe's reader gets at a time anyway, so `| head` still
+# ends the run at once; and a line of a megabyte is not held beside others.
+BATCH = 8192
 
 
 _last_second = [None, ""]
@@ -43,6 +47,10 @@ class TableWriter:
         self.started = False
         self.room = max(10, width - len(self.HEAD.format("", "", "", "", "")))
         self.head = self.HEAD.format
+        self.tail = "{:<15.15}  {:<10.10}  {:<20.20}  ".format  # IP User Service
+        self._left = {}   # (second, level) -> the Date and Level columns
+        self._rows = []   # rows not yet written (not on a terminal), BATCH characters at most
+        self._held = 0
 
     def row(self, cells) -> str:
         msg = cells[5]
@@ -54,12 +62,48 @@ class TableWriter:
         if not self.started:
             self.out.write(self.row(COLUMNS) + "\n")
             self.started = True
-        line = self.row((local_time(e.ts), e.level.upper(), e.ip, e.user, e.service, _one_line(e.msg)))
-        colour = _COLOURS.get(e.level) if self.tty else None
-        self.out.write(f"{colour}{line}{_RESET}\n" if colour else line + "\n")
+        if self.tty:
+            line = self.row((local_time(e.ts), e.level.upper(), e.ip, e.user, e.service, _one_line(e.msg)))
+            colour = _COLOURS.get(e.level)
+            self.out.write(f"{colour}{line}{_RESET}\n" if colour else line + "\n")
+            return
+        # To a file or a pipe: the same row from pieces formatted once (the date's and the
+        # level's repeat), the rows handed over in batches (see flush).
+        fields = e.fields
+        ts = e.ts
+        left = self._left.get((int(ts // 1) if ts is not None else None, e.level))
+        if left is None:
+            left = self._left_piece(ts, e.level)
+        logger = e.logger
+        service = logger[6:] if logger.startswith("pydio.") else logger
+        msg = e.msg
+        if "\n" in msg or "\r" in msg or "\t" in msg:
+            msg = _one_line(msg)
+        row = (left + self.tail(str(fields.get("RemoteAddress", "")) if fields else "",
+                                str(fields.get("UserName", "")) if fields else "", service) + msg).rstrip()
+        self._rows.append(row)
+        self._held += len(row)
+        if self._held >= BATCH:
+            self.flush()
+
+    def _left_piece(self, ts, level: str) -> str:
+        """The Date and Level columns, padded (kept for the second and level they show)."""
+        if len(self._left) > 4096:
+            self._left.clear()
+        piece = "{:<19.19}  {:<5.5}  ".format(local_time(ts), level.upper())
+        self._left[(int(ts // 1) if ts is not None else None, level)] = piece
+        return piece
+
+    def flush(self) -> None:
+        """Hand the rows held to ``out`` (one write: a write per row costs as much as the row)."""
+        if self._rows:
+            self._rows.append("")
+            self.out.write("\n".join(self._rows))
+            self._rows.clear()
+            self._held = 0
 
     def close(self) -> None:
-        pass
+        self.flush()
 
 
 class JsonWriter:
@@ -67,12 +111,23 @@ class JsonWriter:
 
     def __init__(self, out):
         self.out = out
+        self._rows = []  # lines not yet written, BATCH characters at most (see TableWriter.flush)
+        self._held = 0
+        self._dumps = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps without its set-up
 
     def write(self, e) -> None:
-        self.out.write((e.raw if e.kind == "json" else json.dumps(e.as_object(), ensure_ascii=False)) + "\n")
+        row = e.raw if e.kind == "json" else self._dumps(e.as_object())
+        self._rows.append(row)
+        self._held += len(row)
+        if self._held >= BATCH:
+            self.close()
 
     def close(self) -> None:
-        pass
+        if self._rows:
+            self._rows.append("")
+            self.out.write("\n".join(self._rows))
+            self._rows.clear()
+            self._held = 0
 
 
 class CsvWriter:

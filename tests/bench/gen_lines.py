@@ -18,10 +18,11 @@ def lines(fmt: str, n: int, day: str = "2026-11-27", seed: int = 1) -> list[byte
     return list(iter_lines(fmt, n, day, seed))
 
 
-def iter_lines(fmt: str, n: int, day: str = "2026-11-27", seed: int = 1):
+def iter_lines(fmt: str, n: int, day: str = "2026-11-27", seed: int = 1, span: int = 86400):
+    """``n`` lines spread evenly over the first ``span`` seconds of ``day``."""
     rnd = random.Random(seed)
     for i in range(n):
-        secs = i * 86400 // n
+        secs = i * span // n
         ts_ms = f"{day}T{secs // 3600:02d}:{secs // 60 % 60:02d}:{secs % 60:02d}.{rnd.randrange(1000):03d}"
         lg, user, msg, lvl = rnd.choice(LOGGERS), rnd.choice(USERS), rnd.choice(MSGS), rnd.choice(LEVELS)
         ip = f"10.0.{rnd.randrange(10)}.{rnd.randrange(1, 250)}"
@@ -48,14 +49,15 @@ def with_strays(block: bytes, every: int = 50) -> bytes:
     return b"\n".join(out) + b"\n"
 
 
-def write_day(path: str, fmt: str, n: int, day: str, seed: int = 1) -> str:
-    """A day of ``n`` lines in time order at ``path`` (kept as a cache if it exists)."""
+def write_day(path: str, fmt: str, n: int, day: str, seed: int = 1, span: int = 86400) -> str:
+    """A day of ``n`` lines in time order at ``path`` (kept as a cache if it exists), over
+    the day's first ``span`` seconds."""
     if os.path.exists(path):
         return path
     tmp = path + ".tmp"
     with open(tmp, "wb") as f:
         batch = []
-        for line in iter_lines(fmt, n, day, seed):
+        for line in iter_lines(fmt, n, day, seed, span):
             batch.append(line)
             if len(batch) >= 10000:
                 f.write(b"".join(batch))
