@@ -127,12 +127,18 @@ def run_demo(args) -> int:
 
 
 def add_config(p: argparse.ArgumentParser) -> None:
+    from cellsrun.cli.ship import add_rsyslog_config
     add_home(p)
-    p.add_argument("--supervisor", action="store_true", required=True,
-                   help="print the [program:] blocks for a system supervisord (/etc/supervisor/conf.d/)")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--supervisor", action="store_true",
+                       help="print the [program:] blocks for a system supervisord (/etc/supervisor/conf.d/)")
+    add_rsyslog_config(p, which)
 
 
 def run_config(args) -> int:
+    if args.rsyslog_ship or args.rsyslog_collect:
+        from cellsrun.cli.ship import run_rsyslog_config
+        return run_rsyslog_config(args, lambda: _settings(args).log_dir)
     from cellsrun.launch import supervisor_conf
     print(supervisor_conf.system_blocks(_settings(args)))
     return 0
