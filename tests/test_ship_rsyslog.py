@@ -1,0 +1,190 @@
+"""Shipping with real rsyslogd at both ends (Debian's rsyslog and rsyslog-relp), private
+instances on loopback ports: three hosts, each a real `cellsrun rotate` tailed by its own
+rsyslogd, forward to one collector across a real local midnight (the TZ trick).
+
+One run per transport holds every scenario, in this order, each with its own assertions:
+
+- node-c's shipper is stopped 2 s before midnight and started 2 s after it: the rest of the
+  finished day is read from the place saved for it (node-c's rotator keeps its archives
+  plain, see the README: a compressed archive can no longer be read);
+- midnight: every rotator rotates, node-a's and node-b's archives are gzipped;
+- the collector is stopped for 10 s while the hosts keep writing, then started;
+- the writers stop; everything must arrive.
+
+Then: the collector's files of each host, days in order, are byte for byte the host's own
+files (JSON lines, console lines with TABs and ANSI colours, a leading space, 1 MiB lines);
+each collector day holds what arrived that day; `cellsrun housekeep` on the collector.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import re
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import (Rotate, all_output, child_env, listing, log_files, read_file, run, wait_for,
+                      writer_cmd)
+from rsyslogd import Rsyslogd, _no_rsyslogd_left_behind, free_port, missing  # noqa: F401
+from test_midnight import local_day, tz_with_midnight_in
+
+pytestmark = pytest.mark.slow
+
+HOSTS = {  # name: (rotator --format, writer --style, rotator --compress)
+    "node-a": ("json", "json", "gzip"),
+    "node-b": ("raw", "console", "gzip"),
+    "node-c": ("raw", "plain", "none"),
+}
+RATE = 150          # lines per second per host
+BIG_EVERY = 300     # every 300th line is 1 MiB long (newline included)
+SENT_AT = re.compile(rb"seq=(\d+) t=(\d+\.\d+)")
+
+
+def sent_at(line: bytes) -> float:
+    return float(SENT_AT.search(line).group(2))
+
+
+def collected(directory, day) -> bytes:
+    path = directory / f"cells.out.{day}"
+    return path.read_bytes() if path.exists() else b""
+
+
+@pytest.mark.parametrize("transport", ["tcp", "relp"])
+def test_three_hosts_to_one_collector_across_midnight_outage_and_restart(tmp_path, transport):
+    why = missing(relp=transport == "relp")
+    if why:
+        pytest.skip(why)
+    relp = ["--relp"] if transport == "relp" else []
+    tz, midnight = tz_with_midnight_in(9)
+    env = child_env(TZ=tz)
+    yesterday, today = local_day(midnight - 1, tz), local_day(midnight + 1, tz)
+    port = free_port()
+    coll_dir = tmp_path / "collected"
+
+    collector = Rsyslogd(tmp_path, "collector", env=env)
+    collector.install("--rsyslog-collect", "--listen", f"127.0.0.1:{port}", *relp, "--dir", str(coll_dir))
+    collector.start()
+    hosts = {}
+    for name, (fmt, style, compress) in HOSTS.items():
+        logs = tmp_path / name / "logs"
+        fifo = tmp_path / name / "cells.fifo"
+        rot = Rotate(tmp_path, "--input", str(fifo), "--dir", str(logs), "--format", fmt,
+                     "--compress", compress, env=env)
+        shipper = Rsyslogd(tmp_path / name, "rsyslog", hostname=name, env=env)
+        shipper.install("--rsyslog-ship", "--to", f"127.0.0.1:{port}", *relp, "--dir", str(logs))
+        wait_for(fifo.exists, 10, f"{name}'s FIFO", rot.stderr)
+        shipper.start()
+        writer = subprocess.Popen(writer_cmd("--fifo", str(fifo), "--rate", str(RATE), "--size", "200",
+                                             "--style", style, "--big-every", str(BIG_EVERY),
+                                             "--state", str(tmp_path / name / "next")), env=env)
+        hosts[name] = (logs, rot, shipper, writer)
+    status = lambda: listing(coll_dir) + "\n" + collector.log()  # noqa: E731
+
+    try:
+        # A shipper down across midnight.
+        wait_for(lambda: time.time() > midnight - 2, 15, "2 s before midnight")
+        hosts["node-c"][2].stop()
+        c_logs = hosts["node-c"][0]
+        wait_for(lambda: (c_logs / f"cells.out.{yesterday}").exists() and time.time() > midnight + 2, 15,
+                 "node-c's rotation", lambda: listing(c_logs))
+        hosts["node-c"][2].start()
+        # Midnight has passed for all; node-a's and node-b's archives are compressed.
+        for name in ("node-a", "node-b"):
+            logs = hosts[name][0]
+            wait_for((logs / f"cells.out.{yesterday}.gz").exists, 20, f"{name}'s gzipped archive",
+                     lambda: listing(logs))
+        # The collector away for 10 s while the hosts write (node-c's backlog delivered first:
+        # each scenario on its own).
+        wait_for(lambda: time.time() > midnight + 4, 10, "4 s after midnight")
+        collector.stop()
+        stopped_at = time.time()
+        wait_for(lambda: time.time() > stopped_at + 10, 15, "10 s")
+        collector.start()
+        wait_for(lambda: time.time() > stopped_at + 13, 15, "3 s more of writing")
+    finally:
+        for logs, rot, shipper, writer in hosts.values():
+            writer.send_signal(signal.SIGTERM)
+            writer.wait(10)
+
+    for name, (logs, rot, shipper, writer) in hosts.items():
+        sent = int((tmp_path / name / "next").read_text())
+        wait_for(lambda: all_output(logs).count(b"\n") >= sent, 20, f"{name}'s rotator to write {sent} lines",
+                 lambda: listing(logs))
+        days = [read_file(p) for p in log_files(logs)]
+        mine = b"".join(days)
+        got = lambda: collected(coll_dir / name, yesterday) + collected(coll_dir / name, today)  # noqa: E731
+        lasts = [day.splitlines()[-1] for day in days]  # each day's last line: the rest came before it
+        wait_for(lambda: all(line in set(got().splitlines()) for line in lasts), 30,
+                 f"{name}'s last lines at the collector ({len(mine)} bytes in all)",
+                 lambda: f"{len(got())} bytes; " + status() + shipper.log())
+        theirs = got()
+        lost_at = _compare(name, days, theirs, lossy_tcp=transport == "tcp", stopped_at=stopped_at)
+        # Each collector day holds what arrived that day (its local date at arrival). Only
+        # node-c, down at midnight, sends the end of the old day after midnight.
+        before = collected(coll_dir / name, yesterday).splitlines()
+        after = collected(coll_dir / name, today).splitlines()
+        assert before and after, status()
+        assert max(map(sent_at, before)) < midnight + 1.0, f"{name}: a line made after midnight arrived before it"
+        if name != "node-c":
+            assert min(map(sent_at, after)) > midnight - 1.0, f"{name}: a line made before midnight arrived after it"
+        big = [line for line in theirs.splitlines() if len(line) == (1 << 20) - 1]
+        assert len(big) >= 3, f"{name}: {len(big)} whole 1 MiB lines at the collector"
+        print(f"{name}: {sent} lines, {len(theirs)} bytes, lost at the collector's stop: {lost_at}")
+
+    for logs, rot, shipper, writer in hosts.values():
+        shipper.stop()
+        assert rot.stop() == 0, rot.stderr()
+    collector.stop()
+    assert "error" not in collector.log().lower(), collector.log()
+
+    # housekeep on the collector: yesterday's files compressed, today's kept, foreign left.
+    (coll_dir / "node-a" / "notes.txt").write_bytes(b"foreign\n")
+    before_hk = {name: (collected(coll_dir / name, yesterday), collected(coll_dir / name, today))
+                 for name in HOSTS}
+    r = run("housekeep", "--dir", str(coll_dir / "*"), env=env)
+    assert r.returncode == 0, r.stderr
+    for name, (old, new) in before_hk.items():
+        host_dir = coll_dir / name
+        assert sorted(p.name for p in host_dir.iterdir() if p.name != "notes.txt") == \
+            [f"cells.out.{yesterday}.gz", f"cells.out.{today}"], listing(host_dir)
+        assert gzip.decompress((host_dir / f"cells.out.{yesterday}.gz").read_bytes()) == old
+        assert (host_dir / f"cells.out.{today}").read_bytes() == new
+    assert (coll_dir / "node-a" / "notes.txt").read_bytes() == b"foreign\n"
+
+
+def _compare(name: str, days: list[bytes], theirs: bytes, *, lossy_tcp: bool, stopped_at: float) -> int:
+    """The collector's copy against the host's own files (``days``: each day's bytes, in
+    order): the same lines, bytes and order. node-c (its shipper restarted across midnight)
+    may deliver the rest of the old day and the start of the new one interleaved: there each
+    day's lines keep their order. Plain TCP loses what was in flight when the collector
+    stopped (rsyslog cannot know): those lines, and only those, may be missing. Returns how
+    many are."""
+    ours = [line for day in days for line in day.splitlines()]
+    got = theirs.splitlines()
+    twice = sorted({(SENT_AT.search(line).group(1), round(sent_at(line) - stopped_at, 3))
+                    for line in got if got.count(line) > 1})
+    assert not twice, f"{name}: lines arrived twice (seq, made s after the collector's stop): {twice[:5]}"
+    strange = set(got) - set(ours)
+    assert not strange, (f"{name}: {len(strange)} line(s) arrived that were never written, e.g. "
+                         f"{len(min(strange))} bytes: {min(strange)[:100]!r}")
+    missing_lines = set(ours) - set(got)
+    if lossy_tcp:
+        late = sorted(round(sent_at(line) - stopped_at, 3) for line in missing_lines)
+        assert all(-2.0 < d < 0.5 for d in late), f"{name}: lines lost away from the collector's stop: {late}"
+        assert len(missing_lines) <= 50, f"{name}: {len(missing_lines)} lines lost at the collector's stop"
+    else:
+        assert not missing_lines, (f"{name}: {len(missing_lines)} lines lost, e.g. "
+                                   f"{min(missing_lines, key=sent_at)[:80]!r}")
+    if name == "node-c":
+        for day in days:
+            own = [line for line in day.splitlines() if line not in missing_lines]
+            mine = set(own)
+            assert [line for line in got if line in mine] == own, f"{name}: a day's lines out of order"
+    else:
+        assert got == [line for line in ours if line not in missing_lines], \
+            f"{name}: the collector's lines differ from the host's (order or bytes)"
+    return len(missing_lines)
