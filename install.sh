@@ -7,6 +7,7 @@
 #                 DIR/share/cellsrun/venv   the virtual environment
 #                 DIR/bin/{cellsrun,supervisord,supervisorctl}  links
 #   --dev         install this checkout in editable mode, with the test tools
+#                 (both installs include the page's extra, `web`: cellsrun web)
 #   --boot        add an @reboot crontab entry that runs `cellsrun start` (no systemd needed)
 #   --no-boot     remove that entry
 #
@@ -45,9 +46,15 @@ fi
 pip=("$venv/bin/python" -m pip install --quiet --disable-pip-version-check)
 if [ "$dev" = 1 ]; then
   # compat mode: a plain .pth path entry; the default import hook costs ~15 ms per start
-  "${pip[@]}" -e "$here[test]" --config-settings editable_mode=compat
+  "${pip[@]}" -e "$here[web,test]" --config-settings editable_mode=compat
 else
-  "${pip[@]}" --upgrade "$here"
+  # From a copy (symlinks kept): pip builds in the source tree, and a build/ left in the
+  # checkout would both litter it and carry removed modules into the next wheel.
+  src=$(mktemp -d)
+  trap 'rm -rf "$src"' EXIT
+  tar -C "$here" --exclude=./.git --exclude=./build --exclude=./dist --exclude='*.egg-info' \
+      --exclude=__pycache__ -cf - . | tar -C "$src" -xf -
+  "${pip[@]}" --upgrade "$src[web]"
 fi
 
 # The supervisord templates ship inside the package (cellsrun/etc); an older install kept a copy here.

@@ -72,6 +72,33 @@ def max_line(text: str) -> int:
     return value
 
 
+_LOG_MODE = re.compile(r"[A-Za-z0-9_.-]{1,32}")
+
+
+def log_mode(text: str) -> str:
+    """Cells' log mode: a word such as ``production``, ``info``, ``debug``."""
+    if not isinstance(text, str) or not _LOG_MODE.fullmatch(text):
+        raise ValueError(f"invalid log mode {text!r} (a word such as production, info, debug)")
+    return text
+
+
+def compression(text: str) -> str:
+    """How archives are compressed: one of ``defaults.COMPRESSIONS``."""
+    if text not in defaults.COMPRESSIONS:
+        raise ValueError(f"invalid compression {text!r} (one of {', '.join(defaults.COMPRESSIONS)})")
+    return text
+
+
+def listen_address(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:8035`` for IPv6) -> (host, port); port 0 picks a free one."""
+    host, sep, port = text.strip().rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not sep or not host or not port.isdigit() or int(port) > 65535 or any(c in host for c in "[]/ "):
+        raise ValueError(f"invalid listen address {text!r} (expected HOST:PORT, e.g. 127.0.0.1:8035)")
+    return host, int(port)
+
+
 _HOST_RE = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
                       r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$")
 _V6_RE = re.compile(r"^[0-9A-Fa-f:.]{2,45}$")
@@ -105,7 +132,8 @@ def host_port(text: str) -> tuple[str, int]:
     return host, port(rest)
 
 
-def listen_address(text: str) -> tuple[str, int]:
-    """``2514`` -> ("", 2514): every address; ``10.0.0.5:2514`` -> ("10.0.0.5", 2514)."""
+def listen_port(text: str) -> tuple[str, int]:
+    """``[ADDRESS:]PORT``: ``2514`` -> ("", 2514), every address; ``10.0.0.5:2514`` ->
+    ("10.0.0.5", 2514)."""
     host, rest = _split_host_port(text, "[ADDRESS:]PORT")
     return host, port(rest)

@@ -14,6 +14,7 @@ WEB = "cells-logs-web"            # [program:cells-logs-web]: the page (cellsrun
 LIVE_NAME = "cells.out"           # today's file in the log dir; archives are LIVE_NAME.YYYY-MM-DD[.N][.gz]
 FIFO_NAME = "cells.fifo"          # in <home>/run/
 SETTINGS_FILE = "cellsrun.toml"   # in <home>
+HOME_MARKER = "CELLSRUN_HOME"     # set to <home> in both programs' environment: finds them as orphans
 PRODUCTION = "production"         # the log mode that makes Cells (and the demo) write JSON lines
 DEFAULT_LOG_MODE = "info"         # any other mode: console lines
 

@@ -2,11 +2,12 @@
 time and level expressions. Pure functions: no processes."""
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
 
-from cellsrun.browse.entries import parse_line
+from cellsrun.browse.entries import MAX_DEPTH, parse_line
 from cellsrun.browse.query import Query, parse_day, parse_level, parse_moment
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -73,3 +74,42 @@ def test_levels():
         parse_level("loud")
     q = Query(level=parse_level(">=warn"))
     assert [q.matches(parse_line(l)) for l in lines("cells-console.log")].count(True) == 3
+
+
+def _nested(depth: int) -> str:
+    """A JSON value ``depth`` levels deep (the outer object counts as one)."""
+    return '{"a":' * (depth - 1) + "{}" + "}" * (depth - 1)
+
+
+@pytest.mark.parametrize("depth", [MAX_DEPTH + 1, 1000, 100_000])
+def test_json_line_nested_too_deep_is_a_message(depth):
+    line = '{"level":"error","ts":"2026-11-27T10:00:00Z","msg":"deep","x":' + _nested(depth - 1) + "}"
+    e = parse_line(line)
+    assert (e.kind, e.msg, e.level, e.ts, e.as_object()) == ("text", line, "", None, {"msg": line})
+
+
+@pytest.mark.parametrize("depth", [MAX_DEPTH + 1, 1000, 100_000])
+def test_console_fields_nested_too_deep_stay_in_the_message(depth):
+    fields = _nested(depth)
+    e = parse_line(f"2026-11-27T10:00:00.000Z\tWARN\tpydio.grpc.auth\tdeep\t{fields}")
+    assert (e.kind, e.level, e.logger, e.msg, e.fields) == ("console", "warn", "pydio.grpc.auth", f"deep\t{fields}", {})
+    assert e.ts == dt.datetime(2026, 11, 27, 10, tzinfo=dt.timezone.utc).timestamp()
+
+
+def test_nesting_up_to_the_bound_is_parsed_and_prints_in_every_format():
+    import io
+    from cellsrun.browse import output
+    line = '{"level":"info","ts":"2026-11-27T10:00:00Z","msg":"ok","x":' + _nested(MAX_DEPTH - 1) + "}"
+    e = parse_line(line)
+    assert e.kind == "json" and e.msg == "ok"
+    c = parse_line(f"2026-11-27T10:00:00.000Z\tINFO\tpydio.x\tok\t{_nested(MAX_DEPTH)}")
+    assert c.msg == "ok" and c.fields == {"a": json.loads(_nested(MAX_DEPTH - 1))}
+    many = parse_line('{"msg":"' + "[{" * 5000 + '","level":"info"}')  # brackets in a string: depth 1
+    assert many.kind == "json" and many.msg == "[{" * 5000
+    for make in (lambda o: output.JsonWriter(o), lambda o: output.DetailWriter(o), lambda o: output.CsvWriter(o),
+                 lambda o: output.TableWriter(o, False)):
+        out = io.StringIO()
+        writer = make(out)
+        for entry in (e, c, many):
+            writer.write(entry)
+        assert out.getvalue().count("ok") >= 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -15,8 +16,8 @@ from conftest import REPO, wait_for
 pytestmark = pytest.mark.slow
 
 
-def sh(*args, env=None, timeout=300):
-    return subprocess.run(list(args), capture_output=True, text=True, env=env, timeout=timeout)
+def sh(*args, env=None, timeout=300, cwd=None):
+    return subprocess.run(list(args), capture_output=True, text=True, env=env, timeout=timeout, cwd=cwd)
 
 
 @pytest.fixture(scope="module")
@@ -71,3 +72,70 @@ def test_boot_entry_is_added_once_and_removed(prefix):
         assert "cellsrun" not in sh("crontab", "-l").stdout
     finally:
         subprocess.run(["crontab", "-"], input=saved, text=True)
+
+
+def test_plain_pip_install_into_a_fresh_venv_runs_the_demo(tmp_path):
+    """What pip, pipx and packagers do: `python3 -m venv v && v/bin/pip install <checkout>`.
+    The templates must come from the wheel (cellsrun/etc), not from the checkout."""
+    python = shutil.which("python3") or sys.executable
+    venv = tmp_path / "v"
+    # A copy as a clone has it (symlinks kept: cellsrun/etc -> ../etc), so that pip's in-tree
+    # build neither writes build/ into the checkout nor picks up a stale one from it.
+    src = tmp_path / "src"
+    shutil.copytree(REPO, src, symlinks=True, ignore=shutil.ignore_patterns(
+        ".git", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", "results"))
+    assert (src / "cellsrun" / "etc").is_symlink()
+    assert sh(python, "-m", "venv", str(venv), cwd=tmp_path).returncode == 0
+    r = sh(str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check", str(src),
+           timeout=600, cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    site = sh(str(venv / "bin" / "python"), "-c", "import cellsrun, sys; print(cellsrun.__file__)",
+              env=clean_env(tmp_path), cwd=tmp_path).stdout.strip()
+    assert site.startswith(str(venv)), site  # the installed package, not a source tree
+    templates = Path(site).parent / "etc"
+    assert sorted(p.name for p in templates.iterdir() if p.suffix == ".tmpl") == \
+        sorted(p.name for p in (REPO / "etc").glob("*.tmpl"))
+    home = Path(tempfile.mkdtemp(prefix="crp", dir="/tmp"))
+    env = clean_env(tmp_path)
+    cellsrun = str(venv / "bin" / "cellsrun")
+    try:
+        r = sh(cellsrun, "start", "--home", str(home), "--demo", env=env, timeout=90, cwd=tmp_path)
+        assert r.returncode == 0, r.stdout + r.stderr
+        live = home / "logs" / "cells.out"
+        wait_for(lambda: live.exists() and live.stat().st_size > 1000, 20, "demo lines", lambda: r.stdout)
+        status = sh(cellsrun, "status", "--home", str(home), env=env, cwd=tmp_path)
+        assert status.returncode == 0 and str(venv) in (home / "supervisord.conf").read_text()
+        stop = sh(cellsrun, "stop", "--home", str(home), "--all", env=env, timeout=120, cwd=tmp_path)
+        assert stop.returncode == 0 and stop.stdout.rstrip().endswith("stopped everything"), stop.stdout
+    finally:
+        sh(cellsrun, "stop", "--home", str(home), "--all", env=env, timeout=120, cwd=tmp_path)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def test_installed_cellsrun_serves_the_page_of_the_demo(prefix, tmp_path):
+    """The README's `./install.sh && cellsrun start --demo --web`: the web extra is installed,
+    the page runs under supervisord and its login URL opens it."""
+    import json
+    import socket
+    import urllib.request
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    user_home = Path(tempfile.mkdtemp(prefix="cru", dir="/tmp"))
+    env = clean_env(user_home)
+    try:
+        r = sh(str(prefix / "bin" / "cellsrun"), "start", "--demo", "--web", "--web-listen",
+               f"127.0.0.1:{port}", env=env, timeout=90, cwd=tmp_path)
+        assert r.returncode == 0, r.stdout + r.stderr
+        login = next(l for l in r.stdout.splitlines() if l.startswith("page")).split("log in: ")[1].rstrip(")")
+        with urllib.request.urlopen(login, timeout=10) as resp:
+            cookie = resp.headers["set-cookie"].split(";")[0]
+
+        def rows():
+            req = urllib.request.Request(f"http://127.0.0.1:{port}/api/entries?limit=3", headers={"Cookie": cookie})
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return json.load(resp)["entries"]
+        assert wait_for(rows, 20, "the demo's entries on the page")
+    finally:
+        sh(str(prefix / "bin" / "cellsrun"), "stop", "--all", env=env, timeout=90, cwd=tmp_path)
+        shutil.rmtree(user_home, ignore_errors=True)

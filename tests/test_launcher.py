@@ -11,12 +11,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from pathlib import Path
 
 import psutil
 import pytest
 
-from conftest import child_env, run, wait_for
+from conftest import REPO, child_env, run, wait_for
 
 pytestmark = pytest.mark.slow
 MSGID = re.compile(rb'"MsgId": ?"(\d+)"')
@@ -75,12 +76,7 @@ def test_start_status_stop_restart(home):
     assert oct((home / "run" / "supervisord.sock").stat().st_mode & 0o777) == "0o700"
     assert oct(live.stat().st_mode & 0o777) == "0o640"
     assert "[inet_http_server]" not in (home / "supervisord.conf").read_text()
-    status = run("status", "--home", str(home))
-    assert status.returncode == 0
-    assert "cells.out" in status.stdout.decode() and "FIFO waiting" in status.stdout.decode()
-    data = json.loads(run("status", "--home", str(home), "--json").stdout)
-    assert data["supervisord"]["running"] and data["cells_out_bytes"] > 0
-    assert len(data["service_tree"]) == 3  # the demo and its two helpers
+    check_status_against_the_system(home)
     first = program_info(home)["cells"]["pid"]
 
     r = run("restart", "--home", str(home), timeout=90)
@@ -97,8 +93,38 @@ def test_start_status_stop_restart(home):
     r = run("stop", "--home", str(home), "--all", timeout=90)
     assert r.returncode == 0
     wait_for(lambda: not supervisord_of(home), 20, "supervisord to exit", lambda: supervisord_of(home))
-    settings = (home / "cellsrun.toml").read_text()
-    assert "demo = true" in settings and '"--rate", "200"' in settings
+    saved = tomllib.loads((home / "cellsrun.toml").read_text())
+    assert saved["demo"] is True and saved["command"] == ["--rate", "200"]
+
+
+def check_status_against_the_system(home: Path) -> None:
+    """What `status` prints and what `status --json` holds agree with what psutil and the
+    files say (not merely that its labels are there)."""
+    [sd] = supervisord_of(home)
+    children = {(" ".join(c.cmdline())): c.pid for c in sd.children()}
+    service_pid = next(pid for cmd, pid in children.items() if " demo" in cmd)
+    rotator_pid = next(pid for cmd, pid in children.items() if " rotate " in cmd)
+    tree = sorted([service_pid] + [c.pid for c in psutil.Process(service_pid).children(recursive=True)])
+    live = home / "logs" / "cells.out"
+    before = live.stat().st_size
+    r = run("status", "--home", str(home))
+    after = live.stat().st_size
+    text = r.stdout.decode()
+    assert r.returncode == 0, text
+    assert re.search(rf"^supervisord\s+running\s+pid {sd.pid}\s+up 00:00:\d\d\s+\({re.escape(str(home))}\)$", text, re.M), text
+    assert re.search(rf"^cells\s+RUNNING\s+pid {service_pid}\s+up ", text, re.M), text
+    assert re.search(rf"^cells-logs\s+RUNNING\s+pid {rotator_pid}\s+up ", text, re.M), text
+    shown_tree = sorted(int(m) for m in re.findall(r"^\s+(\d+)\s+\d+\s+[\d.]+ [KM]?i?B\s", text, re.M))
+    assert shown_tree == tree, text
+    size = re.search(r"^cells\.out\s+([\d.]+) (B|KiB|MiB)\s", text, re.M)
+    shown = float(size.group(1)) * {"B": 1, "KiB": 1024, "MiB": 1 << 20}[size.group(2)]
+    assert before * 0.95 <= shown <= after * 1.05 + 1024, (before, shown, after)
+    assert re.search(r"^FIFO waiting\s+\d+(\.\d)? (B|KiB|MiB)$", text, re.M), text
+    assert re.search(r"^last rotation none yet$", text, re.M), text
+    data = json.loads(run("status", "--home", str(home), "--json").stdout)
+    assert data["supervisord"]["pid"] == sd.pid and data["orphans"] == []
+    assert sorted(r["pid"] for r in data["service_tree"]) == tree and len(tree) == 3
+    assert {p["name"]: p["pid"] for p in data["programs"]} == {"cells": service_pid, "cells-logs": rotator_pid}
 
 
 def test_plain_supervisorctl_works_on_it(home):
@@ -203,6 +229,29 @@ def test_missing_command_fails_with_its_message_and_leaves_nothing_running(home)
     err = r.stderr.decode()
     assert err.startswith("Error: cells did not start") and "command not found: /nonexistent/cells" in err
     assert not supervisord_of(home)
+    # the logs the error came from stay; the runtime files and the rendered config go
+    assert sorted(p.name for p in home.iterdir()) == ["logs"]
+
+
+def test_a_failed_first_start_creates_nothing(tmp_path):
+    """Templates missing (a broken installation): nothing is created, not even the working dir."""
+    pkg = tmp_path / "pkg"
+    shutil.copytree(REPO / "cellsrun", pkg / "cellsrun", symlinks=False)
+    (pkg / "cellsrun" / "etc" / "programs.conf.tmpl").unlink()
+    home = tmp_path / "cells"
+    env = child_env()
+    env["PYTHONPATH"] = str(pkg)
+    try:
+        r = run("start", "--home", str(home), "--demo", env=env, timeout=60, cwd=tmp_path)  # not the checkout
+        err = r.stderr.decode()
+        assert r.returncode == 1 and err.startswith("Error: cannot read the template programs.conf.tmpl"), err
+        assert not home.exists()
+        # and when the working dir existed: nothing added to it
+        home.mkdir(mode=0o750)
+        r = run("start", "--home", str(home), "--demo", env=env, timeout=60, cwd=tmp_path)
+        assert r.returncode == 1 and list(home.iterdir()) == []
+    finally:  # should a start get through, stop what it started
+        run("stop", "--home", str(home), "--all", timeout=90)
 
 
 def test_service_dying_at_start_shows_its_last_lines(home):
@@ -211,6 +260,15 @@ def test_service_dying_at_start_shows_its_last_lines(home):
     assert r.returncode == 1
     assert "config is broken: no database" in r.stderr.decode()
     assert not supervisord_of(home)
+
+
+def test_a_failed_start_shows_only_its_own_output_not_a_stale_error(home):
+    for text in ("first failure: no database", "second failure: port 8080 in use"):
+        r = start(home, "--startsecs", "3", "--", sys.executable, "-c",
+                  f"import sys; print({text!r}, flush=True); sys.exit(3)")
+        assert r.returncode == 1 and text in r.stderr.decode()
+    assert "first failure" not in r.stderr.decode(), r.stderr.decode()
+    assert "first failure" in (home / "logs" / "cells.out").read_text()  # kept, just not shown
 
 
 def test_no_command_and_no_cells_suggests_demo(home):
@@ -255,21 +313,75 @@ def test_demo_writes_both_formats_with_increasing_msgid():
     assert {"level", "ts", "logger", "msg", "RemoteAddress", "UserName"} <= set(objs[0])
 
 
-def test_config_supervisor_prints_program_blocks(home):
+def test_config_supervisor_prints_program_blocks_from_the_saved_settings(home):
+    (home / "cellsrun.toml").write_text('log = "production"\nkeep_days = 9\ncompress = "none"\n'
+                                        'startsecs = 7\ncommand = ["/opt/cells/cells", "start", "--x=1 #2"]\n')
     r = run("config", "--home", str(home), "--supervisor")
     text = r.stdout.decode()
     assert r.returncode == 0 and "[program:cells]" in text and "[program:cells-logs]" in text
-    assert "cellsrun exec --output" in text.replace(sys.executable + " -m ", "")
+    import configparser
+    import shlex
+    parser = configparser.RawConfigParser(inline_comment_prefixes=(";", "#"))  # as supervisord reads it
+    parser.read_string(text)
+    rotate = shlex.split(parser["program:cells-logs"]["command"].replace("%%", "%"))
+    service = shlex.split(parser["program:cells"]["command"].replace("%%", "%"))
+    assert rotate[rotate.index("--keep-days") + 1] == "9" and rotate[rotate.index("--compress") + 1] == "none"
+    assert rotate[rotate.index("--format") + 1] == "json" and "--exit-with-parent" in rotate
+    assert service[service.index("--log") + 1] == "production"
+    assert service[service.index("--") + 1:] == ["/opt/cells/cells", "start", "--x=1 #2"]
+    assert parser["program:cells"]["startsecs"] == "7"
+    assert f'CELLSRUN_HOME="{home}"' in parser["program:cells"]["environment"]
+    assert f'CELLSRUN_HOME="{home}"' in parser["program:cells-logs"]["environment"]
 
 
-def test_command_with_percent_spaces_and_quotes_reaches_the_service_untouched(home):
-    text = "100% sure it's \"fine\"; $HOME `id` *"
-    r = start(home, "--", sys.executable, "-c",
-              f"import sys, time; print(sys.argv[1], flush=True); time.sleep(600)", text)
+HOSTILE_ARGS = [
+    "100% sure it's \"fine\"; $HOME `id` *",
+    "a #not a comment", "a ;not a comment", "#first", ";first", "x\t#tab", "x\t;tab", "a;b#c",
+    "%(here)s", "%(ENV_HOME)s", "%%", "%", "trailing %", "\\", "back\\slash\\", "'", "''", '"', "\"'",
+    "", " ", "  lead and trail  ", "--", "-c", "=", "a=b", "😀 emoji", "é中\u00a0;nbsp", "\x01\x1b[31m",
+    "line\x0bvt", "form\x0cfeed", "{}[]()<>|&!?~^", "$(id)", "a, b", "x\u2028y",
+]
+
+
+def test_any_argument_reaches_the_service_byte_for_byte(home):
+    """Each argument of the table goes through cellsrun.toml, supervisord.conf, supervisord's
+    parser and shlex, `cellsrun exec` and execve; the service prints what it received."""
+    probe = "import json, sys, time; print(json.dumps(sys.argv[1:]), flush=True); time.sleep(600)"
+    r = start(home, "--", sys.executable, "-c", probe, *HOSTILE_ARGS)
     assert r.returncode == 0, r.stderr
     live = home / "logs" / "cells.out"
-    wait_for(lambda: live.exists() and live.read_bytes(), 20, "the service's line", lambda: live)
-    assert live.read_text() == text + "\n"  # no shell expanded anything, % survived supervisord
+    wait_for(lambda: live.exists() and live.read_bytes().endswith(b"\n"), 20, "the service's line",
+             lambda: live)
+    received = json.loads(live.read_text())
+    for sent, got in zip(HOSTILE_ARGS, received):
+        assert got == sent, f"{sent!r} arrived as {got!r}"
+    assert len(received) == len(HOSTILE_ARGS)
+    # The saved command is read back by the next start: the same arguments again.
+    assert run("stop", "--home", str(home), "--all", timeout=90).returncode == 0
+    live.unlink()
+    assert start(home).returncode == 0
+    wait_for(lambda: live.exists() and live.read_bytes().endswith(b"\n"), 20, "the line again")
+    assert json.loads(live.read_text()) == HOSTILE_ARGS
+
+
+@pytest.mark.parametrize("arg, why", [("a\nb", "newline"), ("a\rb", "carriage return")])
+def test_an_argument_supervisord_cannot_hold_is_refused_up_front(home, arg, why):
+    r = start(home, "--", "/bin/echo", arg)
+    err = r.stderr.decode()
+    assert r.returncode == 2 and err.startswith("Error: ") and why in err, err
+    assert list(home.iterdir()) == [] and not supervisord_of(home)
+
+
+def test_a_working_dir_with_percent_or_comment_marks_is_refused_up_front(tmp_path):
+    for name in ("a%b", "a%(here)s", "a ;b", "a #b", "trailing "):
+        home = tmp_path / name
+        r = run("start", "--home", str(home), "--demo", timeout=60)
+        err = r.stderr.decode()
+        assert r.returncode == 2 and err.startswith(f"Error: the working dir {str(home)!r} holds"), err
+        assert not home.exists()
+    ok = tmp_path / "a#b;c it's"  # no whitespace before ; or #: supervisord keeps it whole
+    r = run("config", "--supervisor", "--home", str(ok))
+    assert r.returncode == 0, r.stderr
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGQUIT])

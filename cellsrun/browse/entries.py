@@ -7,6 +7,12 @@
 - JSON (production): an object with ``level``, ``ts`` (RFC 3339), ``logger``, ``msg`` and
   context keys (``RemoteAddress``, ``UserName``, ...).
 - anything else: an entry with only a message; its time is taken from the entry before it.
+
+Nesting is bounded: a JSON line (or a console line's field object) nested deeper than
+MAX_DEPTH is not taken apart. The JSON line is then an entry of the "text" kind with the whole
+line as its message; the console line keeps its time, level and logger, and the object stays in
+its message. So no line, however deep, can raise (json gives up with RecursionError near 1,000
+levels) or make a later step recurse (the output encodes fields again with json.dumps).
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ _scan_json = json.JSONDecoder().scan_once
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _LOGGER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-/:]*\Z")
 _TIME_START = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d")
+MAX_DEPTH = 64  # Cells nests 3 or 4 levels; deeper is not a log entry worth taking apart
+_SHALLOW = 2 * MAX_DEPTH  # JSON text this short cannot nest deeper (a level takes 2 characters)
 
 
 class Entry:
@@ -100,9 +108,11 @@ def parse_line(line: str) -> Entry:
 def _parse_json(line: str) -> Entry | None:
     try:
         obj = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if not isinstance(obj, dict):
+        return None
+    if len(line) > _SHALLOW and line.count("{") + line.count("[") > MAX_DEPTH and _deeper(obj):
         return None
     ts_text = str(obj.get("ts", ""))
     fields = {k: v for k, v in obj.items() if k not in ("ts", "level", "logger", "msg")}
@@ -134,8 +144,25 @@ def _parse_console(line: str) -> Entry | None:
         if cut >= 0:
             try:
                 parsed, end = _scan_json(rest, cut + 1)
-                if isinstance(parsed, dict) and end == len(rest):
+                if isinstance(parsed, dict) and end == len(rest) and (
+                        end - cut <= _SHALLOW or rest.count("{", cut) + rest.count("[", cut) <= MAX_DEPTH
+                        or not _deeper(parsed)):
                     fields, rest = parsed, rest[:cut]
-            except (ValueError, StopIteration):
+            except (ValueError, StopIteration, RecursionError):
                 pass
     return Entry(line, "console", ts, parts[0], level, logger, rest.strip("\t"), fields)
+
+
+def _deeper(obj) -> bool:
+    """Whether ``obj`` nests deeper than MAX_DEPTH (walked with an explicit stack: no
+    recursion). Only called for text with more brackets than MAX_DEPTH: the length and the
+    count of brackets bound the depth from above, at C speed, for every other line."""
+    stack = [(obj, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        for child in item.values() if isinstance(item, dict) else item:
+            if isinstance(child, (dict, list)):
+                stack.append((child, depth + 1))
+    return False

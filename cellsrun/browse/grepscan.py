@@ -1,11 +1,25 @@
 """GNU grep as the full-text prefilter for archives, where it is installed.
 
-Python cannot case-fold and search bytes faster than ~0.6 GB/s; grep does ~1.6 GB/s. So
-for an archive, `grep -F -i` (and `gzip -cd | grep` for .gz, as zgrep does, on the
-second core) finds the candidate lines and cellsrun parses only those. A few lines of
-context before each match (``-B``) give a non-log line the time of the entry before it.
-grep runs with ``LC_ALL=C`` (ASCII case folding, as the Python path does), from an
-argv list — no shell. Set CELLSRUN_GREP=0 to use the pure-Python path.
+Python cannot case-fold and search bytes faster than ~0.6 GB/s; grep does ~1.6 GB/s. So for
+an archive, `grep -F -i` finds the candidate lines (on the other core) and cellsrun parses only
+those. grep runs with ``LC_ALL=C`` (ASCII case folding, as the Python path does), from an argv
+list — no shell. Set CELLSRUN_GREP=0 to use the pure-Python path.
+
+grep never sees a line longer than :data:`lines.MAX_LINE`, so its memory stays bounded and it
+sees exactly the lines the Python path sees (over-long lines cut into pieces):
+
+- a plain archive is given to grep only when its lines all fit (the caller checks with
+  :func:`lines.fits`, a few small reads per MiB; a file with an over-long line is read by the
+  Python path, which is then faster than grep). grep reads the file itself, through the
+  descriptor cellsrun opened (no path is opened twice), with ``-b``; the lines before a match,
+  needed only for a line without a time of its own, are read back at the match's offset;
+- a ``.gz`` archive: a thread of cellsrun (the feeder) decompresses it (zlib releases the GIL;
+  about twice gzip(1)'s speed, and no gzip needed), cuts the stream (:func:`lines.cut_stream`)
+  and writes it into a pipe to grep, which adds ``-B`` lines of context. (A forked feeder, free
+  of the GIL, measured the same.) A damaged ``.gz`` ends the stream; :meth:`GrepJob.lines` then
+  raises :class:`Unreadable` after the matches before the damage.
+  (Over pieces of 1 MiB, ``-B`` makes grep ~3x slower than on short lines — it moves its kept
+  context at every read from the pipe — but time stays linear and memory bounded.)
 """
 
 from __future__ import annotations
@@ -14,98 +28,200 @@ import os
 import re
 import shutil
 import subprocess
+import threading
+from collections import deque
+
+from cellsrun.browse.files import Unreadable, gunzip
+from cellsrun.browse.lines import MAX_LINE, cut_stream
 
 CONTEXT = 8
+_OUT_LINE = MAX_LINE + 32  # a line of grep's output: the line and its "<offset>:" prefix
 
 
-def available() -> tuple[str, str | None] | None:
-    """(grep, gzip) paths, or None when grep is missing or disabled."""
+def available() -> str | None:
+    """The grep to use, or None when it is missing or disabled (CELLSRUN_GREP=0)."""
     if os.environ.get("CELLSRUN_GREP", "1") == "0":
         return None
-    grep = shutil.which("grep")
-    return (grep, shutil.which("gzip")) if grep else None
+    return shutil.which("grep")
 
 
 _MATCH = re.compile(rb"^\d+:(.*)$", re.M)  # grep -b: "<offset>:" a match, "<offset>-" context
 
 
 class GrepJob:
-    """grep over one file, started at once (so it can run ahead on another core while the
-    file before it is being parsed) and read with :meth:`lines`."""
+    """grep over one open archive ``f`` (which the job then owns), started at once (so it can
+    run ahead on another core while the file before it is being parsed) and read with
+    :meth:`lines`. A plain ``f`` must hold no line over MAX_LINE (see :func:`lines.fits`)."""
 
-    def __init__(self, tools: tuple[str, str | None], path: str, compressed: bool, needle: str,
-                 ignore_case: bool):
-        grep, gzip = tools
-        self.path = path
-        self.compressed = compressed
+    def __init__(self, grep: str, f, compressed: bool, needle: str, ignore_case: bool):
+        self.f = f
+        self.feeder = None  # the thread feeding a .gz archive to grep
+        self.error = None  # why the feeder stopped early, if it did
+        self.closed = False
         argv = [grep, "-F", "-a", "-b", "-e", needle]
         if ignore_case:
             argv.insert(2, "-i")
         env = dict(os.environ, LC_ALL="C")
-        self.feeder = None
-        if compressed:
-            if gzip is None:
-                raise FileNotFoundError("gzip")
-            argv[1:1] = [f"-B{CONTEXT}", "--no-group-separator"]
-            self.feeder = subprocess.Popen([gzip, "-cd", "--", path], stdout=subprocess.PIPE,
-                                           stderr=subprocess.DEVNULL)
-            self.proc = subprocess.Popen(argv, stdin=self.feeder.stdout, stdout=subprocess.PIPE, env=env)
-            self.feeder.stdout.close()
-        else:
-            self.proc = subprocess.Popen(argv + ["--", path], stdout=subprocess.PIPE, env=env)
+        self.direct = not compressed
+        if self.direct:
+            self.proc = subprocess.Popen(argv, stdin=f.fileno(), stdout=subprocess.PIPE,
+                                         stderr=subprocess.PIPE, env=env)
+            return
+        argv[1:1] = [f"-B{CONTEXT}", "--no-group-separator"]
+        r, w = os.pipe()
+        try:
+            from cellsrun.fifo import raise_pipe_size
+            raise_pipe_size(w)
+            self.proc = subprocess.Popen(argv, stdin=r, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                         env=env)
+        except BaseException:
+            os.close(w)
+            raise
+        finally:
+            os.close(r)
+        self.feeder = threading.Thread(target=self._feed, args=(w,), daemon=True)
+        self.feeder.start()
+
+    def _feed(self, w: int) -> None:
+        """(the feeder thread) The cut, decompressed archive into grep's stdin ``w``; closing
+        it ends grep's input."""
+        def write(data) -> None:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(w, view):]
+        try:
+            cut_stream(gunzip(self.f), write)
+        except BrokenPipeError:
+            pass  # grep is gone: the reader stopped early
+        except (OSError, Unreadable) as e:
+            self.error = e
+        finally:
+            os.close(w)
 
     def lines(self):
         """Yield (line, before) for each line of the file that contains the needle, in order.
-        ``line`` has no newline; ``before()`` returns up to CONTEXT lines preceding it, nearest
-        first (only needed for a line without a time of its own, so only computed then: read
-        back from a plain file at the match's offset, or taken from grep's -B context for .gz)."""
+        ``line`` has no newline; ``before()`` gives up to CONTEXT lines preceding it, nearest
+        first (only needed for a line without a time of its own, so only computed then; call it
+        before asking for the next line). At the end, raises :class:`Unreadable` if the file
+        could not be read to its end."""
         try:
-            if self.compressed:
-                yield from _with_context(self.proc.stdout)
+            if self.direct:
+                fd = self.f.fileno()
+                for data, end in _output(self.proc.stdout):
+                    for raw in data[:end].split(b"\n")[:-1]:
+                        offset, _, line = raw.partition(b":")
+                        if offset.isdigit():  # else a piece of a line that grew after the check
+                            yield line, _read_back(fd, int(offset))
             else:
-                for raw in self.proc.stdout:
-                    offset, _, line = raw.rstrip(b"\n").partition(b":")
-                    yield line, _read_back(self.path, int(offset))
+                # Earlier output, newest last, for context that began in an earlier block: the
+                # last CONTEXT lines of a block that has more, else whole blocks (up to CONTEXT).
+                # (Passed as is: a line's before() is called before the next line is asked for.)
+                earlier = deque()
+                for data, end in _output(self.proc.stdout):
+                    for m in _MATCH.finditer(data, 0, end):
+                        yield m.group(1), _before(data, m.start(), earlier)
+                    last = _last_lines(data, end, CONTEXT)
+                    if len(last) < end:
+                        earlier.clear()
+                    earlier.append(last)
+                    if len(earlier) > CONTEXT:
+                        earlier.popleft()
+            self._finish()
         finally:
             self.close()
 
+    def _finish(self) -> None:
+        """After grep's output ended: raise what went wrong, if anything did."""
+        err = self.proc.stderr.read()
+        if self.feeder is not None:
+            self.feeder.join()  # done: grep read its input to the end
+        if self.error is not None:
+            raise self.error
+        if self.proc.wait() not in (0, 1):  # 1: no match
+            text = err.decode("utf-8", "replace").strip().splitlines()
+            raise Unreadable(f"grep failed ({text[-1] if text else f'exit {self.proc.returncode}'})")
+
     def close(self) -> None:
-        for p in (self.proc, self.feeder):
-            if p is not None and p.poll() is None:
-                p.kill()
+        if self.closed:
+            return
+        self.closed = True
+        if self.proc.poll() is None:
+            self.proc.kill()
         self.proc.stdout.close()
+        self.proc.stderr.close()
         self.proc.wait()
         if self.feeder is not None:
-            self.feeder.wait()
+            self.feeder.join()  # its next write fails now that grep is gone
+        self.f.close()
 
 
-def _read_back(path: str, offset: int):
+def _read_back(fd: int, offset: int):
+    """The lines before ``offset`` (a line start) in the file, nearest first, read backwards
+    64 KiB at a time as they are asked for (usually only the first is)."""
     def lines():
-        with open(path, "rb") as f:
-            start = max(0, offset - (1 << 16))
-            f.seek(start)
-            data = f.read(offset - start)
-        return data.split(b"\n")[-CONTEXT - 1:-1][::-1] if data else []
+        pos = offset - 1  # the newline that ends the line before: not part of it
+        rest = b""  # the end of a line whose start lies before ``pos``
+        found = 0
+        while pos > 0:
+            lo = max(0, pos - (1 << 16))
+            data = os.pread(fd, pos - lo, lo)
+            if len(data) < pos - lo:
+                return  # the file shrank: no context
+            parts = data.split(b"\n")
+            parts[-1] += rest
+            for line in reversed(parts[1:]):  # each starts after a newline: whole
+                yield line
+                found += 1
+                if found == CONTEXT:
+                    return
+            rest, pos = parts[0], lo
+            if len(rest) > MAX_LINE:
+                return  # longer than the check allows: the file changed
+        if pos == 0:
+            yield rest  # the file's first line
     return lines
 
 
-def _with_context(stream):
+def _output(stream):
+    """grep's output as (data, end): ``data[:end]`` whole lines. The line under way is carried
+    to the next read; one longer than _OUT_LINE (only a file changed under grep can make one)
+    is cut, so memory stays bounded."""
     carry = b""
     while True:
         data = stream.read1(1 << 20)
         if not data:
-            break
-        data = carry + data if carry else data
-        cut = data.rfind(b"\n") + 1
-        carry = data[cut:]
-        for m in _MATCH.finditer(data, 0, cut):
-            yield m.group(1), _before(data, m.start())
-def _before(chunk: bytes, start: int):
+            return
+        if carry:
+            data = carry + data
+        end = data.rfind(b"\n") + 1
+        if not end and len(data) > _OUT_LINE:
+            data, end = data + b"\n", len(data) + 1
+        carry = data[end:]
+        if end:
+            yield data, end
+
+
+def _last_lines(data: bytes, stop: int, n: int) -> bytes:
+    """The last ``n`` lines of ``data[:stop]`` (which ends with a newline), or all of it."""
+    end = stop - 1
+    for _ in range(n):
+        end = data.rfind(b"\n", 0, end) if end > 0 else -1
+        if end < 0:
+            return data[:stop]
+    return data[end + 1:stop]
+
+
+def _before(chunk: bytes, start: int, earlier):
+    """Up to CONTEXT lines of grep's output before the one at ``start`` in ``chunk``, nearest
+    first, without their "<offset>-" prefix; ``earlier``: output before ``chunk``, newest last."""
     def lines():
-        out, end = [], start - 1
-        while end > 0 and len(out) < CONTEXT:
-            begin = chunk.rfind(b"\n", 0, end) + 1
-            out.append(chunk[begin:end].lstrip(b"0123456789")[1:])
-            end = begin - 1
+        out = []
+        for text, end in ((chunk, start - 1), *((t, len(t) - 1) for t in reversed(earlier))):
+            while end > 0 and len(out) < CONTEXT:
+                begin = text.rfind(b"\n", 0, end) + 1
+                out.append(text[begin:end].lstrip(b"0123456789")[1:])
+                end = begin - 1
+            if len(out) == CONTEXT:
+                break
         return out
     return lines

@@ -12,7 +12,9 @@ from cellsrun.defaults import LIVE_NAME
 def run_logs(directory: str, query, *, name: str = LIVE_NAME, fmt: str = "table", last: int = 0,
              reverse: bool = False, follow: bool = False, out=sys.stdout) -> int:
     """Print the matches; returns 0 if any matched, 1 if none. ``fmt``: table, json, csv,
-    detail, stats or stats-json. ``last``: only the last N matches (0: all)."""
+    detail, stats or stats-json. ``last``: only the last N matches (0: all). A file that cannot
+    be read is skipped with a ``warning:`` line on stderr; the exit code still says whether
+    anything matched. Raises RuntimeFailure when ``follow`` has no regular live file to follow."""
     from cellsrun.browse import output
     from cellsrun.browse.reader import Reader, follow as follow_live, select_files
 
@@ -39,17 +41,20 @@ def run_logs(directory: str, query, *, name: str = LIVE_NAME, fmt: str = "table"
     writer.close()
     out.flush()
     if follow:
+        from cellsrun.browse.files import Unreadable
+        from cellsrun.errors import RuntimeFailure
         live = os.path.join(directory, name)
         offset = reader.live_offset if any(f.live for f in files) else 0
-        if not os.path.exists(live):
-            from cellsrun.errors import RuntimeFailure
-            raise RuntimeFailure(f"nothing to follow: {live} does not exist")
 
         def emit(entry):
             writer.write(entry)
             out.flush()
         try:
             follow_live(live, reader, offset, emit)
+        except FileNotFoundError:
+            raise RuntimeFailure(f"nothing to follow: {live} does not exist") from None
+        except Unreadable as e:
+            raise RuntimeFailure(f"cannot follow {live}: {e}") from None
         except KeyboardInterrupt:
             return 0
     return 0 if matched else 1

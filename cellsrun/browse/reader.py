@@ -8,85 +8,38 @@
   SLACK seconds past --until: a period inside a 1 GB file costs a few reads, not a scan.
 - Follow: after the matches, the live file is watched; when it is renamed at midnight the
   old one is read to its end before the new one is opened, so nothing is missed or repeated.
+- Hostile files: lines are cut at 1 MiB while reading (see :mod:`lines`: memory bounded, time
+  linear); only regular files are read, and a file that cannot be read (refused, damaged) is
+  skipped with a warning while the others are shown (see :mod:`files`). Warnings go to the
+  ``warn`` callable given to :class:`Reader` (default: a ``warning:`` line on stderr).
+- An archive's last line is shown even without its newline (a rotator stopped with half a line
+  leaves one); the live file's is not, until it is complete (the rotator is still writing it).
 """
 
 from __future__ import annotations
 
-import datetime as _dt
+import io
 import os
 import time
-from collections import namedtuple
 
-from cellsrun.archive import ArchiveNames
 from cellsrun.browse.entries import parse_line
+from cellsrun.browse.files import BLOCK, LogFile, Unreadable, gunzip, open_log, plain_chunks, select_files
+from cellsrun.browse.lines import fits, whole_lines
 
-BLOCK = 8 << 20
+__all__ = ["BLOCK", "LogFile", "Reader", "SLACK", "Unreadable", "follow", "open_log", "seek_time", "select_files"]
+
 SLACK = 10.0  # seconds of disorder tolerated around a period's ends (lines are near time order)
 
-LogFile = namedtuple("LogFile", "path day compressed live")
 
-
-def select_files(directory: str, name: str, first: _dt.date | None, last: _dt.date | None) -> list[LogFile]:
-    """The files whose day lies in [first, last] (None: unbounded), oldest first."""
-    names = ArchiveNames(name)
-    try:
-        archives, _ = names.scan(directory)
-    except FileNotFoundError:
-        archives = []
-    files = [LogFile(a.path(directory), a.day, a.compressed, False) for a in archives
-             if (first is None or a.day >= first) and (last is None or a.day <= last)]
-    live = os.path.join(directory, name)
-    try:
-        st = os.stat(live)
-        day = _dt.date.fromtimestamp(st.st_mtime) if st.st_size else _dt.date.today()
-        if (first is None or day >= first) and (last is None or day <= last):
-            files.append(LogFile(live, day, False, True))
-    except FileNotFoundError:
-        pass
-    return files
-
-
-def _whole_lines(chunks, start: int = 0, complete_last: bool = False):
-    """Re-cut byte ``chunks`` into blocks that end on a newline; yields (block, offset after it).
-    A partial last line is left out (a live file: the rotator is still writing it), or with
-    ``complete_last`` given a newline (an archive's last line)."""
-    pos = start
-    carry = b""
-    for data in chunks:
-        data = carry + data if carry else data
-        cut = data.rfind(b"\n") + 1
-        carry = data[cut:]
-        if cut:
-            pos += cut
-            yield data[:cut], pos
-    if carry and complete_last:
-        yield carry + b"\n", pos + len(carry)
-
-
-def _plain_blocks(f, start: int):
-    f.seek(start)
-    return _whole_lines(iter(lambda: f.read(BLOCK), b""), start)
+def _plain_blocks(f, start: int, complete_last: bool = False):
+    return whole_lines(plain_chunks(f, start), start, complete_last)
 
 
 def _gz_blocks(f):
-    return _whole_lines(_gunzip(f), complete_last=True)
+    return whole_lines(gunzip(f), complete_last=True)
 
 
-def _gunzip(f):
-    """Decompressed chunks of at most BLOCK bytes (bounded memory whatever the ratio)."""
-    import zlib
-    d = zlib.decompressobj(31)
-    while True:
-        data = d.unconsumed_tail or f.read(BLOCK // 4)
-        if not data:
-            return
-        out = d.decompress(data, BLOCK)
-        if d.eof and d.unused_data:  # a second gzip member follows
-            rest = d.unused_data
-            d = zlib.decompressobj(31)
-            out += d.decompress(rest, BLOCK)
-        if out:
-            yield out
+_gunzip = gunzip  # its former name here (see files.gunzip)
 
 
 def _first_time_after(f, offset: int) -> float | None:
@@ -118,11 +71,19 @@ def seek_time(f, size: int, since: float) -> int:
     return lo + f.read(1 << 16).find(b"\n") + 1
 
 
-class Reader:
-    """Yields the entries of ``files`` that match ``query``, in order."""
+def _to_stderr(text: str) -> None:
+    import sys
+    print(f"warning: {text}", file=sys.stderr, flush=True)
 
-    def __init__(self, query):
+
+class Reader:
+    """Yields the entries of ``files`` that match ``query``, in order. ``warn(text)`` is told
+    of each file skipped and why (``skipped PATH: Permission denied``); by default it is
+    printed on stderr as ``warning: ...``."""
+
+    def __init__(self, query, warn=None):
         self.q = query
+        self.warn = warn or _to_stderr
         # The byte string every matching line must contain, if any: the first full-text term
         # (looked for in lowered blocks), else the user or the IP (as written).
         if query.terms:
@@ -155,7 +116,8 @@ class Reader:
                 yield from self.file_entries(lf, job=ahead.pop(lf.path, None))
         finally:
             for job in ahead.values():
-                job.close()
+                if not isinstance(job, Exception):
+                    job.close()  # a GrepJob, or a file left to scan
 
     def _greps(self, lf: LogFile) -> bool:
         """Whether grep finds the candidate lines of ``lf``: archives, when there is a needle
@@ -163,26 +125,52 @@ class Reader:
         return bool(self.grep) and not lf.live and not (self.q.since is not None and not lf.compressed)
 
     def _grep_job(self, lf: LogFile):
+        """grep started over ``lf``; or the open file, when a plain archive has a line over
+        1 MiB (it is scanned here: see grepscan); or the exception that kept the file from being
+        opened (raised in the file's turn, so its warning comes in order)."""
         from cellsrun.browse import grepscan
         needle = self.q.terms[0] if self.q.terms else self.needle.decode()
-        return grepscan.GrepJob(self.grep, lf.path, lf.compressed, needle, ignore_case=bool(self.q.terms))
+        try:
+            f = open_log(lf.path)
+        except (OSError, Unreadable) as e:
+            return e
+        try:
+            if not lf.compressed and not fits(f.fileno(), os.fstat(f.fileno()).st_size):
+                return f
+            return grepscan.GrepJob(self.grep, f, lf.compressed, needle, ignore_case=bool(self.q.terms))
+        except BaseException:
+            f.close()
+            raise
 
     def file_entries(self, lf: LogFile, job=None):
-        """The matching entries of one file (``job``: its grep, if already started)."""
-        q = self.q
-        if job is not None or self._greps(lf):
-            yield from self._grep_entries(job or self._grep_job(lf))
-            return
+        """The matching entries of one file (``job``: its grep, if already started). A file
+        gone since it was listed gives nothing; one that cannot be read is skipped (or the
+        rest of it, past damage) with a warning naming it."""
+        if job is None and self._greps(lf):
+            job = self._grep_job(lf)
         try:
-            f = open(lf.path, "rb")
+            if isinstance(job, Exception):
+                raise job
+            if job is None or isinstance(job, io.BufferedReader):  # no grep, or a file to scan
+                yield from self._scan_entries(lf, job)
+            else:
+                yield from self._grep_entries(job)
         except FileNotFoundError:  # rotated or removed since it was listed
             return
+        except (OSError, Unreadable) as e:
+            self.warn(f"skipped {lf.path}: {e.strerror or e if isinstance(e, OSError) else e}")
+
+    def _scan_entries(self, lf: LogFile, f=None):
+        """The matching entries of one file (``f``: already open), read here (no grep)."""
+        q = self.q
+        if f is None:
+            f = open_log(lf.path)
         with f:
             if lf.compressed:
                 blocks = _gz_blocks(f)
             else:
                 start = seek_time(f, os.fstat(f.fileno()).st_size, q.since) if q.since is not None else 0
-                blocks = _plain_blocks(f, start)
+                blocks = _plain_blocks(f, start, complete_last=not lf.live)
             last_ts = None
             for block, pos in blocks:
                 for entry in self._block_entries(block, last_ts):
@@ -192,7 +180,10 @@ class Reader:
                 if self.past_until:
                     self.past_until = False
                     return
-                block_end = _last_time(block)
+                # With a needle only some lines were parsed: the block's last time is looked up.
+                # (Without one, every line was: last_ts is exact, and --until was checked.)
+                block_end = _last_time(block) if self.needle is not None else None
+                del block  # not held while the next one is read
                 if block_end is not None:
                     last_ts = block_end
                 if lf.live:
@@ -271,11 +262,17 @@ def _last_time(block: bytes) -> float | None:
 
 def follow(path: str, reader: Reader, offset: int, emit, poll: float = 0.25, stop=lambda: False) -> None:
     """Emit new matching entries of the live file from ``offset`` on, across rotations:
-    when ``path`` names a new file, the old one is read to its end first."""
-    f = open(path, "rb")
+    when ``path`` names a new file, the old one is read to its end first.
+
+    Raises FileNotFoundError or :class:`Unreadable` (not a regular file, refused) if ``path``
+    cannot be opened at the start. A later file at ``path`` that is not regular is not read:
+    ``reader.warn`` is told once, and the old file is kept until a regular one appears."""
+    f = open_log(path)
     ino = os.fstat(f.fileno()).st_ino
     pos = offset
     last_ts = None
+    refused = None  # (inode, mode, ctime) of what was reported as not readable at ``path``
+    # (not the inode alone: one not held open can be reused at once by the file that replaces it)
 
     def read_new():
         nonlocal pos, last_ts
@@ -290,15 +287,22 @@ def follow(path: str, reader: Reader, offset: int, emit, poll: float = 0.25, sto
         while not stop():
             read_new()
             try:
-                now_ino = os.stat(path).st_ino
+                st = os.lstat(path)
+                now_ino, seen = st.st_ino, (st.st_ino, st.st_mode, st.st_ctime_ns)
             except FileNotFoundError:
-                now_ino = ino  # between the rename and the new file: wait
-            if now_ino != ino:
+                now_ino = seen = ino  # between the rename and the new file: wait
+            if now_ino != ino and seen != refused:
                 read_new()  # the old file's last lines, written before the rename
+                try:
+                    new = open_log(path)
+                except FileNotFoundError:
+                    continue
+                except Unreadable as e:
+                    reader.warn(f"not following {path}: {e}")
+                    refused = seen
+                    continue
                 f.close()
-                f = open(path, "rb")
-                ino = os.fstat(f.fileno()).st_ino
-                pos = 0
+                f, ino, pos = new, os.fstat(new.fileno()).st_ino, 0
                 continue
             time.sleep(poll)
     finally:

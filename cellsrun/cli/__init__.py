@@ -31,6 +31,7 @@ COMMANDS = {
     "housekeep": ("compress and expire the finished days of a directory nobody rotates "
                   "(a collector's)", "ship"),
     "logs": ("browse the logs: filter, follow, detail, export (Cells' Backend > Logs)", "browse"),
+    "web": ("serve the logs as a web page (Cells' Backend > Logs in the browser)", "web"),
 }
 _FLAGS_OF = {"restart": "start"}  # commands that take another's flags
 

@@ -12,7 +12,8 @@ from cellsrun.errors import UsageError
 
 def add_start(p: argparse.ArgumentParser) -> None:
     add_home(p)
-    p.add_argument("--log", metavar="MODE", help="Cells' log mode: production = JSON lines, "
+    p.add_argument("--log", metavar="MODE", type=converter(dt.log_mode, "log"),
+                   help="Cells' log mode: production = JSON lines, "
                    "else console lines (default: $PYDIO_LOGS_LEVEL, else the saved one, else info)")
     p.add_argument("--demo", action="store_true", help="run the bundled demo service "
                    "(what follows -- goes to the demo)")
@@ -25,7 +26,18 @@ def add_start(p: argparse.ArgumentParser) -> None:
     p.add_argument("--startsecs", type=converter(dt.seconds, "startsecs"), metavar="S",
                    help=f"seconds the service must stay up to count as started "
                    f"(default {defaults.STARTSECS})")
+    web = p.add_mutually_exclusive_group()
+    web.add_argument("--web", action="store_true", default=None,
+                     help=f"also serve the logs as a web page (program {defaults.WEB}; saved)")
+    web.add_argument("--no-web", dest="web", action="store_false", help="no web page (saved)")
+    p.add_argument("--web-listen", type=converter(_listen_text, "web-listen"), metavar="HOST:PORT",
+                   help=f"the page's address (default {defaults.WEB_LISTEN})")
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND ARGS... (saved for next time)")
+
+
+def _listen_text(text: str) -> str:
+    dt.listen_address(text)  # refuses a bad one, naming it
+    return text.strip()
 
 
 def _settings(args, flags: dict | None = None):
@@ -42,7 +54,7 @@ def _start_flags(args) -> dict:
         flags.update(demo=True, command=command)
     elif command:
         flags.update(demo=False, command=command)
-    for key in ("log", "keep_days", "max_total", "compress", "startsecs"):
+    for key in ("log", "keep_days", "max_total", "compress", "startsecs", "web", "web_listen"):
         if getattr(args, key) is not None:
             flags[key] = getattr(args, key)
     return flags
@@ -72,15 +84,29 @@ def add_stop(p: argparse.ArgumentParser) -> None:
 
 
 def run_stop(args) -> int:
+    from cellsrun.errors import RuntimeFailure
     from cellsrun.launch.launcher import Launcher
     launcher = Launcher(_settings(args))
-    if not launcher.running():
+    was_running = launcher.running()
+    if was_running:
+        killed = launcher.stop(everything=args.all)
+        if killed:
+            print(f"killed {len(killed)} process(es) left behind by the service: {killed}")
+    else:
         print(f"supervisord is not running ({launcher.s.home})")
+    line = launcher.end_orphans()  # what a supervisord that died left behind
+    if line:
+        print(line)
+    if not args.all:
+        if was_running:
+            print("stopped the service (the rotator keeps draining)")
         return 0
-    killed = launcher.stop(everything=args.all)
-    if killed:
-        print(f"killed {len(killed)} process(es) left behind by the service: {killed}")
-    print("stopped everything" if args.all else "stopped the service (the rotator keeps draining)")
+    left = launcher.leftovers()
+    if left:
+        raise RuntimeFailure("still running after stop --all: " + ", ".join(
+            f"{m.role} pid {m.pid}" + (f" (under supervisord {m.owner})" if m.owner else "")
+            for m in left))
+    print("stopped everything")
     return 0
 
 

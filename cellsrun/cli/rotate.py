@@ -25,6 +25,9 @@ def add_rotate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-line", type=converter(dt.max_line, "max-line"),
                    default=defaults.MAX_LINE_BYTES, metavar="SIZE",
                    help="cut lines longer than SIZE (default 1MiB)")
+    p.add_argument("--exit-with-parent", action="store_true",
+                   help="(set by supervisord's config) when the parent dies, read on until the "
+                   "service has closed the FIFO, then exit; not for `cmd | cellsrun rotate`")
 
 
 def run_rotate(args) -> int:
@@ -34,4 +37,5 @@ def run_rotate(args) -> int:
                               max_total=args.max_total, compress=args.compress,
                               format=args.format, utc=args.utc, logger=args.logger,
                               max_line=args.max_line)
+    settings.exit_with_parent = args.exit_with_parent
     return run(settings)

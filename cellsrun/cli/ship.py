@@ -21,7 +21,7 @@ def add_rsyslog_config(p: argparse.ArgumentParser, which) -> None:
                        help="print the rsyslog snippet for the collector")
     p.add_argument("--to", type=converter(dt.host_port, "to"), metavar="HOST:PORT",
                    help="with --rsyslog-ship: the collector")
-    p.add_argument("--listen", type=converter(dt.listen_address, "listen"), metavar="[ADDR:]PORT",
+    p.add_argument("--listen", type=converter(dt.listen_port, "listen"), metavar="[ADDR:]PORT",
                    help="with --rsyslog-collect: where to listen (default: every address)")
     p.add_argument("--relp", action="store_true", help="RELP (acknowledged delivery) rather than TCP")
     p.add_argument("--dir", metavar="DIR", help=f"--rsyslog-ship: the log dir to read (default: the "

@@ -26,6 +26,7 @@ USERS = ["admin", "jenny", "marc", "alice", "li"]
 AGENTS = ["Mozilla/5.0 (X11; Linux x86_64) Firefox/132.0", "cells-client/4.2", "Cells Sync/0.9.4"]
 MESSAGES = ["Login", "Listing nodes", "Upload finished", "Request served", "Updating node meta",
             "Run Job flush-mailer-queue on timer event", "Set task status"]
+STOPPING = "Stopping: signal received, last entry"
 PANIC = ["panic: runtime error: invalid memory address or nil pointer dereference",
          "[signal SIGSEGV: segmentation violation code=0x1 addr=0x0 pc=0x1b2c3d4]", "",
          "goroutine 1337 [running]:",
@@ -50,17 +51,18 @@ class Demo:
         self.id_key = id_key  # helpers number their lines apart, so MsgId runs 1, 2, 3... alone
         self.stop = False
 
-    def entry(self, t: float) -> bytes:
-        """The next entry as one line."""
+    def entry(self, t: float, message: str | None = None) -> bytes:
+        """The next entry as one line (``message``: an info entry with that text)."""
         r = self.rnd
         self.msg_id += 1
-        level = r.choices(["info", "debug", "warn", "error"], [70, 20, 7, 3])[0]
+        level = r.choices(["info", "debug", "warn", "error"], [70, 20, 7, 3])[0] if message is None else "info"
         logger = r.choice(LOGGERS)
         fields = {"RemoteAddress": f"10.0.{r.randrange(4)}.{r.randrange(1, 60)}",
                   "UserName": r.choice(USERS), "UserAgent": r.choice(AGENTS),
                   "SpanUuid": "%08x-%04x" % (r.getrandbits(32), r.getrandbits(16)),
                   self.id_key: str(self.msg_id)}
         msg = r.choice(MESSAGES) if level != "error" else "cannot reach peer: context deadline exceeded"
+        msg = message or msg
         stamp = _dt.datetime.fromtimestamp(t).astimezone()
         if self.json_mode:
             obj = {"level": level, "ts": stamp.isoformat(timespec="seconds"), "logger": logger, "msg": msg}
@@ -73,7 +75,9 @@ class Demo:
         return ("\n".join(PANIC) + "\n").encode()
 
     def run(self, count: int = 0, panic_every: int = 5000) -> None:
-        """Write until stopped (or ``count`` entries); each line is one write(2)."""
+        """Write until stopped (or ``count`` entries); each line is one write(2). Stopped by a
+        signal, it writes one last entry, as Cells logs its shutdown: the proof, end to end,
+        that what a service writes after its TERM still reaches the log."""
         began = time.monotonic()
         written = 0
         while not self.stop and (count == 0 or written < count):
@@ -85,6 +89,8 @@ class Demo:
                 delay = began + written / self.rate - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
+        if self.stop:
+            self._write(self.entry(self.now(), STOPPING))
 
     def _write(self, data: bytes) -> None:
         view = memoryview(data)

@@ -5,6 +5,9 @@ the rotator restarts), raises its buffer to 1 MiB, points stdout and stderr at
 it, sets PYDIO_LOGS_LEVEL, and replaces itself with the service: no Python is left
 between supervisord and the service, so stop signals reach it directly and no
 per-line cost remains.
+
+Before the exec it asks the kernel for SIGTERM when supervisord dies
+(:mod:`cellsrun.parentdeath`), so the service does not outlive a killed supervisord.
 """
 
 from __future__ import annotations
@@ -29,6 +32,12 @@ def exec_service(fifo: str, argv: list[str], log: str | None, err=sys.stderr) ->
         print(f"cellsrun exec: command not found: {argv[0]}", file=err, flush=True)
         return NOT_FOUND
     from cellsrun.fifo import open_fifo, raise_pipe_size
+    from cellsrun.parentdeath import privileged_exec, set_parent_death_signal
+    why = privileged_exec(program)
+    if why:
+        print(f"cellsrun exec: warning: {program} is {why}: the kernel drops its parent-death "
+              "signal, so it will not end with supervisord; `cellsrun start` ends it as an orphan",
+              file=err, flush=True)
     fd = open_fifo(fifo, for_service=True)
     raise_pipe_size(fd)
     env = dict(os.environ)
@@ -39,6 +48,7 @@ def exec_service(fifo: str, argv: list[str], log: str | None, err=sys.stderr) ->
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     os.close(fd)
+    set_parent_death_signal()  # if supervisord is already gone, this ends us here
     try:
         os.execve(program, argv, env)
     except OSError as e:

@@ -22,6 +22,10 @@ def render(data: dict) -> str:
         for r in data["service_tree"]:
             lines.append(f"  {r['pid']:>7} {r['ppid']:>7} {_size(r['rss_bytes']):>9} "
                          f"{r['cpu_percent']:>6.1f}  {r['name']}")
+    if data["orphans"]:
+        lines.append("orphans (left by a supervisord that died; `cellsrun start` or `stop --all` ends them):")
+        for o in data["orphans"]:
+            lines.append(f"  {o['pid']:>7} {o['role']:<8} {o['command'][:100]}")
     size = data["cells_out_bytes"]
     lines.append(f"cells.out     {_size(size) if size is not None else 'missing'}  ({data['log_dir']})")
     waiting = data["fifo_bytes"]
@@ -29,6 +33,10 @@ def render(data: dict) -> str:
     last = data["last_rotation"]
     lines.append(f"last rotation {last['at'] + ' -> ' + last['archive'] if last else 'none yet'}")
     lines.append(f"next rotation {data['next_rotation']}")
+    if data.get("web"):
+        w = data["web"]
+        lines.append(f"page          {w['url']}" + (f"  (log in: {w['login']})" if w["login"] else
+                                                   "  (no token yet: the page makes it at its first start)"))
     return "\n".join(lines)
 
 

@@ -6,15 +6,19 @@ The working dir (``home``) holds everything of one installation::
     <home>/supervisord.conf     rendered from etc/ at each start
     <home>/run/                 supervisord.sock (0700), supervisord.pid, cells.fifo
     <home>/logs/                cells.out and its archives, supervisord's own logs
+
+Every value, from a flag, the environment or cellsrun.toml, passes the same converters
+(:mod:`cellsrun.datatypes`) and bounds; a working dir another user controls is refused
+(:mod:`cellsrun.launch.ownership`).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
 
+from cellsrun import datatypes as dt
 from cellsrun import defaults
 from cellsrun.defaults import PRODUCTION, default_home
 from cellsrun.errors import UsageError
@@ -35,9 +39,12 @@ class Settings:
     compress     "gzip" or "none" (default gzip)
     startsecs    seconds the service must stay up to count as started (default 2)
     stopwaitsecs seconds between TERM and KILL at stop (default 20)
+    web          also serve the page (`cellsrun web`) as the program cells-logs-web (default false)
+    web_listen   the page's HOST:PORT (default 127.0.0.1:8035)
     """
 
-    FIELDS = ("log", "command", "demo", "keep_days", "max_total", "compress", "startsecs", "stopwaitsecs")
+    FIELDS = ("log", "command", "demo", "keep_days", "max_total", "compress", "startsecs", "stopwaitsecs",
+              "web", "web_listen")
 
     def __init__(self, home: str, log_dir: str | None = None):
         self.home = os.path.abspath(home)
@@ -49,6 +56,8 @@ class Settings:
         self.max_total = 0
         self.compress = defaults.COMPRESS
         self.startsecs = defaults.STARTSECS
+        self.web = False
+        self.web_listen = defaults.WEB_LISTEN
         self.stopwaitsecs = defaults.STOPWAITSECS
 
     # -- derived paths ---------------------------------------------------------------------
@@ -100,40 +109,80 @@ class Settings:
     # -- persistence -----------------------------------------------------------------------
 
     def load_file(self) -> None:
-        """Apply cellsrun.toml, if there is one."""
+        """Apply cellsrun.toml, if there is one; each value is checked as its flag is."""
         import tomllib
         try:
             with open(self.settings_file, "rb") as f:
                 data = tomllib.load(f)
         except (FileNotFoundError, NotADirectoryError):
             return  # nothing saved yet (or no working dir: `start` says so when creating it)
-        except (OSError, tomllib.TOMLDecodeError) as e:
+        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
             raise UsageError(f"cannot read {self.settings_file}: {e}") from e
         for key, value in data.items():
             if key not in self.FIELDS:
                 raise UsageError(f"{self.settings_file}: unknown setting {key!r}")
-            expected = type(getattr(self, key))
-            if not isinstance(value, expected) or (key == "command" and not all(isinstance(a, str) for a in value)):
-                raise UsageError(f"{self.settings_file}: {key} = {value!r} is not a {expected.__name__}")
-            setattr(self, key, value)
+            try:
+                setattr(self, key, _convert(key, value))
+            except ValueError as e:
+                raise UsageError(f"{self.settings_file}: {key} = {_shown(value)}: {e}") from None
 
     def save_file(self) -> None:
-        """Write every persisted field to cellsrun.toml (atomically, mode 0640)."""
-        lines = ["# cellsrun settings; flags and environment variables override them\n"]
-        for key in self.FIELDS:
-            value = getattr(self, key)
-            if isinstance(value, bool):
-                text = "true" if value else "false"
-            elif isinstance(value, list):
-                text = "[" + ", ".join(json.dumps(a) for a in value) + "]"
-            else:  # JSON's string escapes are valid TOML basic strings
-                text = json.dumps(value)
-            lines.append(f"{key} = {text}\n")
+        """Write every persisted field to cellsrun.toml (atomically, mode 0640), as TOML that
+        reads back to the same values (any Unicode included)."""
+        import tomli_w
+        text = ("# cellsrun settings; flags and environment variables override them\n"
+                + tomli_w.dumps({key: getattr(self, key) for key in self.FIELDS}))
         tmp = self.settings_file + ".tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o640)
-        with os.fdopen(fd, "w") as f:
-            f.writelines(lines)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
         os.replace(tmp, self.settings_file)
+
+
+def _whole(value) -> str:
+    """An integer from a TOML file, as the text its flag's converter takes."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{_shown(value)} is not a whole number")
+    return str(value)
+
+
+def _convert(key: str, value):
+    """A value of cellsrun.toml through the converter of its flag; ValueError names it."""
+    if key == "command":
+        if not isinstance(value, list) or not all(isinstance(a, str) for a in value):
+            raise ValueError("must be a list of strings, e.g. [\"/usr/local/bin/cells\", \"start\"]")
+        from cellsrun.launch.supervisor_conf import quote_arg
+        for arg in value:
+            try:
+                quote_arg(arg)
+            except UsageError as e:
+                raise ValueError(str(e)) from None
+        return value
+    if key in ("demo", "web"):
+        if not isinstance(value, bool):
+            raise ValueError("must be true or false")
+        return value
+    if key == "web_listen":
+        if not isinstance(value, str):
+            raise ValueError("must be a string HOST:PORT, e.g. \"127.0.0.1:8035\"")
+        dt.listen_address(value)
+        return value
+    if key == "log":
+        return dt.log_mode(value)
+    if key == "compress":
+        return dt.compression(value)
+    if key == "max_total":
+        return dt.byte_size(value if isinstance(value, str) else _whole(value))
+    convert = {"keep_days": dt.keep_days, "startsecs": dt.seconds, "stopwaitsecs": dt.seconds}[key]
+    return convert(_whole(value))
+
+
+def _shown(value) -> str:
+    import json
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return repr(value)
 
 
 def resolve(home: str | None, flags: dict, env=os.environ) -> Settings:
@@ -143,12 +192,17 @@ def resolve(home: str | None, flags: dict, env=os.environ) -> Settings:
     the caller saves the result so that the next `cellsrun start` remembers it.
     """
     s = Settings(home or default_home(env), env.get("CELLS_LOG_DIR") or None)
-    for path in (s.home, s.log_dir):
-        if any(c in path for c in '"\n\r'):
-            raise UsageError(f"unsupported character in path {path!r}")
+    from cellsrun.launch.ownership import check_working_dir
+    from cellsrun.launch.supervisor_conf import check_path
+    check_path(s.home, "the working dir")
+    check_path(s.log_dir, "the log dir")
+    check_working_dir(s.home, s.settings_file, s.run_dir, s.log_dir)
     s.load_file()
     if env.get("PYDIO_LOGS_LEVEL"):
-        s.log = env["PYDIO_LOGS_LEVEL"]
+        try:
+            s.log = dt.log_mode(env["PYDIO_LOGS_LEVEL"])
+        except ValueError as e:
+            raise UsageError(f"PYDIO_LOGS_LEVEL: {e}") from None
     for key, value in flags.items():
         setattr(s, key, value)
     if len(s.socket) > 100:

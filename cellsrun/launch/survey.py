@@ -1,4 +1,5 @@
-"""What `cellsrun status` gathers: supervisord, its programs, the service's processes, the logs.
+"""What `cellsrun status` gathers: supervisord, its programs, the service's processes, the logs,
+and the working dir's processes that no supervisord owns any more (orphans).
 
 Plain data (what ``status --json`` prints); :mod:`cellsrun.launch.report` prints it for people.
 """
@@ -15,6 +16,8 @@ from cellsrun.launch.processes import process_tree, supervisord_pid, tree_usage
 from cellsrun.rotationlog import last_rotation
 
 ROTATE_LOG = "cellsrun-rotate.log"   # the rotator's stderr, kept by supervisord in the log dir
+EXEC_LOG = "cellsrun-exec.log"       # the exec shim's own messages (names as in etc/programs.conf.tmpl)
+WEB_LOG = "cellsrun-web.log"         # the page's output (etc/web.conf.tmpl)
 
 
 def read_tail(path: str, nbytes: int) -> str | None:
@@ -36,14 +39,19 @@ def collect(s, sup) -> dict:
     tail = read_tail(os.path.join(s.log_dir, ROTATE_LOG), 65536)
     out = {"home": s.home, "log_dir": s.log_dir,
            "supervisord": {"running": False, "pid": None, "uptime_s": None}, "programs": [],
+           "orphans": [],
            "service_tree": [], "cells_out_bytes": None, "fifo_bytes": fifo_bytes(s.fifo),
            "last_rotation": last_rotation(tail) if tail else None,
            "next_rotation": _dt.datetime.fromtimestamp(
                clock.next_day_start(clock.day_of(now), now)).astimezone().isoformat()}
+    if s.web:
+        out["web"] = web_urls(s)
     try:
         out["cells_out_bytes"] = os.lstat(s.live_file).st_size
     except OSError:
         pass
+    from cellsrun.launch import orphans
+    out["orphans"] = [m.as_dict() for m in orphans.orphans(orphans.members(s))]
     pid = supervisord_pid(s.pidfile)
     if pid is None or not sup.alive():
         return out
@@ -60,6 +68,20 @@ def collect(s, sup) -> dict:
             service_pid = info["pid"]
     out["service_tree"] = tree_usage(process_tree(service_pid))
     return out
+
+
+def web_urls(s) -> dict:
+    """The page's address and login URL (the token read from <home>/run/web.token, if made)."""
+    from cellsrun.datatypes import listen_address
+    from cellsrun.web.auth import token_path
+    from cellsrun.web.server import login_url, url_of
+    base = url_of(*listen_address(s.web_listen))
+    try:
+        with open(token_path(s.home)) as f:
+            token = f.read(4096).strip()
+    except OSError:
+        token = ""
+    return {"url": base + "/", "login": login_url(base, token) if token else None}
 
 
 def exit_code(data: dict) -> int:

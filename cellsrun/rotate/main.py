@@ -42,6 +42,7 @@ class RotateSettings:
         self.utc = utc
         self.logger = logger
         self.max_line = max_line
+        self.exit_with_parent = False  # under supervisord: end after the service when it dies
 
 
 class WarnAndWait(Stall):
@@ -125,6 +126,9 @@ def run_rotate(settings: RotateSettings, clock=None) -> int:
         rotator.on_archive = archived
         rotator.open()
         fd, is_pipe = open_input(settings.input)
+        if settings.exit_with_parent and settings.input:  # after the TERM handler and the input
+            from cellsrun.parentdeath import FollowParent
+            FollowParent(settings.input).install()
         housekeeper.start(pending)
         guard = None
         if settings.format == "json":

@@ -1,0 +1,37 @@
+"""Flags and handler of `cellsrun web` (the page)."""
+
+from __future__ import annotations
+
+import argparse
+
+from cellsrun import datatypes as dt
+from cellsrun import defaults
+from cellsrun.cli.flags import add_home, converter
+from cellsrun.errors import RuntimeFailure
+
+
+def add_web(p: argparse.ArgumentParser) -> None:
+    add_home(p)
+    p.add_argument("--dir", metavar="DIR", help="log directory (default: $CELLS_LOG_DIR, else <home>/logs)")
+    p.add_argument("--name", default=defaults.LIVE_NAME, type=converter(dt.file_name, "name"),
+                   help=f"live file name (default: {defaults.LIVE_NAME})")
+    p.add_argument("--listen", default=defaults.WEB_LISTEN, metavar="HOST:PORT",
+                   type=converter(dt.listen_address, "listen"),
+                   help=f"address to serve on (default: {defaults.WEB_LISTEN}; port 0: any free port)")
+    p.add_argument("--no-login-url", action="store_true",
+                   help="do not print the login URL (under supervisord its log is group-readable; "
+                   "`cellsrun status` shows the URL)")
+
+
+def run_web(args) -> int:
+    try:
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError:
+        raise RuntimeFailure("the page needs the web extra: pip install 'cellsrun[web]' "
+                             "(./install.sh installs it)") from None
+    from cellsrun.web.server import serve
+    home = args.home or defaults.default_home()
+    log_dir = args.dir or defaults.default_log_dir(home=home)
+    host, port = args.listen
+    return serve(home, log_dir, args.name, host, port, show_login=not args.no_login_url)

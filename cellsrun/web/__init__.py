@@ -1,0 +1,1 @@
+"""The page: `cellsrun web` (ASGI app, JSON API, static files)."""

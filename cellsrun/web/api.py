@@ -1,0 +1,298 @@
+"""The page's JSON API: entries (newest first, by cursor), one entry's detail, the volume
+picture, exports (CSV, NDJSON; streamed) and live events (server-sent, from the browser's follow).
+
+Every handler reads the files on the request through the browser's own code (query, reader,
+follow; newest for paging backwards): no copy of the logs is kept. Reading handlers are plain
+functions, run by Starlette in its thread pool, so a slow disk never blocks the event loop.
+A bad parameter or handle is a :class:`ApiError` (400 with a JSON ``error``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import stat
+import threading
+import time
+
+from starlette.responses import JSONResponse, StreamingResponse
+
+from cellsrun.browse import volume
+from cellsrun.browse.entries import LEVELS
+from cellsrun.browse.gzindex import GzIndexCache
+from cellsrun.browse.newest import Newest, StalePosition, forward_from, line_at, live_end
+from cellsrun.browse.query import build_query
+from cellsrun.browse.reader import Reader, follow, select_files
+from cellsrun.web import export
+from cellsrun.web.signing import BadHandle
+
+FILTERS = ("q", "day", "since", "until", "around", "minutes", "level", "service", "user", "ip")
+MAX_VALUE = 2000          # characters of one parameter
+MAX_TERMS = 20
+MAX_LIMIT = 1000
+MSG_CUT = 500             # characters of a message in a row (the detail has it whole)
+MAX_STREAMS = 8           # live event streams at once
+BATCH = 200               # entries per event
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def row(e, entry_id: str | None = None) -> dict:
+    """An entry as a table row (message cut to MSG_CUT characters)."""
+    msg = e.msg
+    return {"id": entry_id, "ts": e.ts, "level": e.level, "ip": e.ip, "user": e.user,
+            "service": e.service, "msg": msg[:MSG_CUT], "cut": len(msg) > MSG_CUT}
+
+
+def detail(e) -> dict:
+    """Every field: a JSON line's own keys, or a console line's parsed fields under Cells' keys."""
+    fields = e.obj if e.obj is not None else (e.as_object() if e.kind == "console" else {"msg": e.msg})
+    return {"ts": e.ts, "ts_text": e.ts_text, "level": e.level, "logger": e.logger,
+            "service": e.service, "ip": e.ip, "user": e.user, "msg": e.msg, "kind": e.kind,
+            "fields": fields, "raw": e.raw}
+
+
+class Api:
+    """The handlers, over one log dir (``directory``/``name`` and its archives)."""
+
+    def __init__(self, directory: str, name: str, signer, clock=time.time):
+        self.dir = directory
+        self.name = name
+        self.signer = signer
+        self.clock = clock
+        self.gz_cache = GzIndexCache()
+        self.volume = volume.VolumeCounter()
+        self.streams = threading.BoundedSemaphore(MAX_STREAMS)
+
+    # -- parameters -------------------------------------------------------------------------
+
+    def params(self, request, allowed=()) -> dict:
+        """The query parameters, checked: known names, bounded sizes; ``q`` as a list."""
+        out: dict = {"q": []}
+        for key, value in request.query_params.multi_items():
+            if key not in FILTERS and key not in allowed:
+                raise ApiError(400, f"unknown parameter {key!r}")
+            if len(value) > MAX_VALUE:
+                raise ApiError(400, f"parameter {key!r} is too long (at most {MAX_VALUE} characters)")
+            if key == "q":
+                if value.strip():
+                    out["q"].append(value)
+            elif key in out:
+                raise ApiError(400, f"parameter {key!r} given twice")
+            else:
+                out[key] = value
+        if len(out["q"]) > MAX_TERMS:
+            raise ApiError(400, f"too many search terms (at most {MAX_TERMS})")
+        return out
+
+    def query(self, p: dict):
+        text = p.get("minutes", "5")
+        try:
+            minutes = float(text)
+        except ValueError:
+            minutes = -1.0
+        if not 0 <= minutes <= 1440:  # also refuses nan and inf
+            raise ApiError(400, f"invalid minutes {text!r} (a number from 0 to 1440)")
+        try:
+            return build_query(self.clock(), terms=p["q"], day=p.get("day"), since=p.get("since"),
+                               until=p.get("until"), around=p.get("around"), minutes=minutes,
+                               level=p.get("level"), service=p.get("service") or None,
+                               user=p.get("user") or None, ip=p.get("ip") or None)
+        except ValueError as e:
+            raise ApiError(400, str(e)) from None
+        except (OverflowError, OSError):  # e.g. the day after 9999-12-31
+            raise ApiError(400, "a time of the filter is out of range (years 1 to 9998)") from None
+
+    @staticmethod
+    def int_param(p: dict, key: str, default: int, low: int, high: int) -> int:
+        text = p.get(key)
+        if text is None:
+            return default
+        try:
+            value = int(text)
+        except ValueError:
+            raise ApiError(400, f"invalid {key} {text!r} (a whole number)") from None
+        if not low <= value <= high:
+            raise ApiError(400, f"invalid {key} {text!r} (from {low} to {high})")
+        return value
+
+    def files(self, q, warnings: list | None = None):
+        """The files the query needs, regular files only (a FIFO or a device named like a log
+        file would block a reader forever): the others are left out, with a warning."""
+        if not os.path.isdir(self.dir):
+            raise ApiError(503, f"the log directory {self.dir} does not exist (is the rotator running?)")
+        try:
+            days = q.day_range()
+        except (ValueError, OverflowError, OSError):
+            raise ApiError(400, "a time of the filter is out of range (years 1 to 9998)") from None
+        try:
+            listed = select_files(self.dir, self.name, *days)
+        except OSError as e:
+            raise ApiError(503, f"cannot list the log directory {self.dir}: {e.strerror or e}") from None
+        files = []
+        for lf in listed:
+            try:
+                regular = stat.S_ISREG(os.stat(lf.path).st_mode)
+            except FileNotFoundError:
+                continue
+            except OSError as e:
+                regular, why = False, e.strerror or str(e)
+            else:
+                why = "not a regular file"
+            if regular:
+                files.append(lf)
+            elif warnings is not None:
+                warnings.append(f"skipped {lf.path}: {why}")
+        return files
+
+    def position(self, kind: str, handle: str):
+        try:
+            return self.signer.read_position(kind, handle)
+        except BadHandle as e:
+            raise ApiError(400, str(e)) from None
+
+    # -- handlers ---------------------------------------------------------------------------
+
+    def entries(self, request):
+        """GET /api/entries: a page of matches, newest first."""
+        began = time.perf_counter()
+        p = self.params(request, ("cursor", "limit"))
+        q = self.query(p)
+        limit = self.int_param(p, "limit", 100, 1, MAX_LIMIT)
+        start = self.position("cursor", p["cursor"]) if p.get("cursor") else None
+        warnings: list[str] = []
+        files = self.files(q, warnings)
+        newest = Newest(Reader(q), self.gz_cache)
+        newest.warnings = warnings
+        try:
+            page = newest.page(files, start, limit)
+        except StalePosition as e:
+            raise ApiError(409, f"{e}; reload the page") from None
+        if page.head is None and start is None:
+            page = page._replace(head=live_end(os.path.join(self.dir, self.name)))
+        return JSONResponse({
+            "entries": [row(e, self.signer.position("entry", pos)) for pos, e in page.entries],
+            "next": self.signer.position("cursor", page.next) if page.next else None,
+            "head": self.signer.position("head", page.head) if page.head else None,
+            "warnings": newest.warnings, "dir": self.dir, "files": len(files)},
+            headers={"Server-Timing": f"read;dur={(time.perf_counter() - began) * 1000:.1f}"})
+
+    def entry(self, request):
+        """GET /api/entry?id=: one entry, every field and the raw line."""
+        p = self.params(request, ("id",))
+        pos = self.position("entry", p.get("id", ""))
+        files = select_files(self.dir, self.name, None, None) if os.path.isdir(self.dir) else []
+        try:
+            e = line_at(files, pos, self.gz_cache)
+        except StalePosition as e:
+            raise ApiError(409, f"{e}; reload the page") from None
+        except ValueError as e:
+            raise ApiError(400, str(e)) from None
+        return JSONResponse(detail(e))
+
+    def stats(self, request):
+        """GET /api/stats: entries per minute, hour or day by level, for the filter."""
+        p = self.params(request, ("tz",))
+        q = self.query(p)
+        offset = self.int_param(p, "tz", 0, -1440, 1440)
+        files = self.files(q)
+        minutes, partial = self.volume.count(Reader(q), files)
+        size, bars = volume.buckets(minutes, offset, q.since, q.until)
+        return JSONResponse({"bucket": size, "levels": LEVELS, "bars": bars, "partial": partial,
+                             "total": sum(sum(c) for _, c in bars)})
+
+    def export(self, request, fmt: str):
+        """GET /api/export.csv | .ndjson: every match, oldest first, streamed."""
+        p = self.params(request, ("tz",))
+        q = self.query(p)
+        offset = self.int_param(p, "tz", 0, -1440, 1440) if "tz" in p else None
+        files = self.files(q)
+        body = export.stream(Reader(q).entries(files), fmt, offset)
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(self.clock()))
+        media = "text/csv; charset=utf-8" if fmt == "csv" else "application/x-ndjson"
+        return StreamingResponse(body, media_type=media, headers={
+            "Content-Disposition": f'attachment; filename="cells-logs-{stamp}.{fmt}"'})
+
+    async def events(self, request):
+        """GET /api/events?from=HEAD: new matching entries as server-sent events."""
+        import anyio
+        p = self.params(request, ("from",))
+        q = self.query(p)
+        head = self.position("head", p["from"]) if p.get("from") else None
+        if not self.streams.acquire(blocking=False):
+            raise ApiError(429, f"too many live views open (at most {MAX_STREAMS})")
+        handoff: queue.Queue = queue.Queue(maxsize=BATCH * 5)
+        stop = threading.Event()
+        threading.Thread(target=self._follow, args=(q, head, handoff, stop), daemon=True,
+                         name="cellsrun-web-follow").start()
+
+        async def stream():
+            try:
+                yield "retry: 86400000\n\n"
+                beat = time.monotonic()
+                while True:
+                    batch = []
+                    while len(batch) < BATCH:
+                        try:
+                            batch.append(handoff.get_nowait())
+                        except queue.Empty:
+                            break
+                    rows = [item for item in batch if isinstance(item, dict)]
+                    if rows:
+                        yield f"event: entries\ndata: {json.dumps(rows)}\n\n"
+                    for item in batch:
+                        if isinstance(item, str):
+                            yield f"event: problem\ndata: {json.dumps({'error': item})}\n\n"
+                            return
+                    if not batch:
+                        if time.monotonic() - beat > 10:
+                            beat = time.monotonic()
+                            yield ": keep-alive\n\n"
+                        await anyio.sleep(0.1)
+            finally:
+                stop.set()
+                self.streams.release()
+        return StreamingResponse(stream(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+    def _follow(self, q, head, handoff: queue.Queue, stop: threading.Event) -> None:
+        """The follow thread of one event stream: the browser's follow loop over the live
+        file, each match handed over (blocking while the stream is behind: backpressure)."""
+        def put(item) -> None:
+            while not stop.is_set():
+                try:
+                    handoff.put(item, timeout=0.5)
+                    return
+                except queue.Full:
+                    continue
+
+        def emit(e) -> None:
+            r = row(e)
+            r["detail"] = detail(e)
+            put(r)
+
+        live = os.path.join(self.dir, self.name)
+        reader = Reader(q)
+        try:
+            while not os.path.exists(live):
+                if stop.wait(0.5):
+                    return
+            if not stat.S_ISREG(os.stat(live).st_mode):
+                raise OSError(f"{live} is not a regular file")
+            offset = 0
+            current = os.stat(live).st_ino
+            if head is not None and head.ino != current:
+                # rotated since the page was read: the rest of the renamed file first
+                forward_from(select_files(self.dir, self.name, None, None), head, reader, self.gz_cache, emit)
+            elif head is not None:
+                offset = head.offset
+            else:
+                offset = live_end(live).offset
+            follow(live, reader, offset, emit, poll=0.25, stop=stop.is_set)
+        except (OSError, ValueError) as e:
+            put(f"live view stopped: {e}")

@@ -1,0 +1,67 @@
+"""Exports of the page: CSV (the table's columns) and NDJSON (each entry whole), streamed.
+
+CSV is made safe for spreadsheets: a cell that starts with ``=``, ``+``, ``-``, ``@`` (or a tab
+or carriage return, which some spreadsheets skip before a formula) gets a leading ``'`` so it
+is shown as text and never evaluated — log text is written by whoever reaches the server.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+
+from cellsrun.browse.output import COLUMNS, local_time
+
+CHUNK_ENTRIES = 500
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(text: str) -> str:
+    return "'" + text if text.startswith(_FORMULA) else text
+
+
+def when(ts, offset_minutes: int | None) -> str:
+    """The date column: the browser's local time when its offset is known, else the server's."""
+    if ts is None:
+        return ""
+    if offset_minutes is None:
+        return local_time(ts)
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts + offset_minutes * 60))
+
+
+class _Sink:
+    def __init__(self):
+        self.parts: list[str] = []
+
+    def write(self, text: str) -> None:
+        self.parts.append(text)
+
+    def take(self) -> str:
+        text = "".join(self.parts)
+        self.parts.clear()
+        return text
+
+
+def stream(entries, fmt: str, offset_minutes: int | None = None):
+    """Yield the export of ``entries`` in chunks of CHUNK_ENTRIES (bounded memory)."""
+    sink = _Sink()
+    if fmt == "csv":
+        w = csv.writer(sink)
+        w.writerow(COLUMNS)
+
+        def write(e):
+            w.writerow([safe_cell(c) for c in (when(e.ts, offset_minutes), e.level.upper(), e.ip,
+                                               e.user, e.service, e.msg)])
+    else:
+        def write(e):
+            sink.write((e.raw if e.kind == "json" else json.dumps(e.as_object(), ensure_ascii=False)) + "\n")
+    n = 0
+    for e in entries:
+        write(e)
+        n += 1
+        if n % CHUNK_ENTRIES == 0:
+            yield sink.take()
+    rest = sink.take()
+    if rest:
+        yield rest
