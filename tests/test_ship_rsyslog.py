@@ -110,6 +110,7 @@ def test_three_hosts_to_one_collector_across_midnight_outage_and_restart(tmp_pat
             writer.send_signal(signal.SIGTERM)
             writer.wait(10)
 
+    lost = {}
     for name, (logs, rot, shipper, writer) in hosts.items():
         sent = int((tmp_path / name / "next").read_text())
         wait_for(lambda: all_output(logs).count(b"\n") >= sent, 20, f"{name}'s rotator to write {sent} lines",
@@ -134,6 +135,7 @@ def test_three_hosts_to_one_collector_across_midnight_outage_and_restart(tmp_pat
         big = [line for line in theirs.splitlines() if len(line) == (1 << 20) - 1]
         assert len(big) >= 3, f"{name}: {len(big)} whole 1 MiB lines at the collector"
         print(f"{name}: {sent} lines, {len(theirs)} bytes, lost at the collector's stop: {lost_at}")
+        lost[name] = {m.group(0) for m in map(SENT_AT.search, set(mine.splitlines()) - set(theirs.splitlines()))}
 
     for logs, rot, shipper, writer in hosts.values():
         shipper.stop()
@@ -154,6 +156,22 @@ def test_three_hosts_to_one_collector_across_midnight_outage_and_restart(tmp_pat
         assert gzip.decompress((host_dir / f"cells.out.{yesterday}.gz").read_bytes()) == old
         assert (host_dir / f"cells.out.{today}").read_bytes() == new
     assert (coll_dir / "node-a" / "notes.txt").read_bytes() == b"foreign\n"
+
+    # `cellsrun logs` over the collector: each host's entries are those of the host's own
+    # `cellsrun logs` (less what plain TCP lost), merged by time; --host narrows it.
+    merged = run("logs", "--dir", str(coll_dir / "*"), "--csv", env=env)
+    assert merged.returncode == 0 and merged.stderr == b"", merged.stderr
+    rows = merged.stdout.decode().splitlines()
+    assert rows[0] == "Date,Host,Level,IP,User,Service,Message"
+    for name, (logs, rot, shipper, writer) in hosts.items():
+        mine = run("logs", "--dir", str(logs), "--csv", env=env).stdout.decode().splitlines()[1:]
+        mine = [row for row in mine if not any(key.decode() in row for key in lost[name])]
+        theirs = [row.split(",", 2) for row in rows[1:] if row.split(",", 2)[1] == name]
+        assert [f"{date},{rest}" for date, _, rest in theirs] == mine, name
+        narrowed = run("logs", "--dir", str(coll_dir / "*"), "--host", name, "--csv", env=env)
+        assert narrowed.stdout.decode().splitlines()[1:] == [",".join(r) for r in theirs]
+    dates = [row.split(",", 1)[0] for row in rows[1:]]
+    assert dates == sorted(dates), "not merged in time order"
 
 
 def _compare(name: str, days: list[bytes], theirs: bytes, *, lossy_tcp: bool, stopped_at: float) -> int:

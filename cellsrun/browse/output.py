@@ -1,5 +1,9 @@
 """How `cellsrun logs` prints entries: a table (Cells' Backend > Logs columns), JSON, CSV,
-the detail window, and per-hour statistics."""
+the detail window, and per-hour statistics.
+
+With several hosts (``hosts=True``: a collector's directories) each writer also shows the host
+an entry comes from, given to ``write(entry, host)``: a Host column after the date (table, CSV),
+a Host row (detail), a ``"host"`` key first in each JSON object."""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import json
 import time as _time
 
 COLUMNS = ("Date", "Level", "IP", "User", "Service", "Message")
+HOST_COLUMNS = ("Date", "Host", "Level", "IP", "User", "Service", "Message")
 _COLOURS = {"debug": "\x1b[2m", "warn": "\x1b[33m", "error": "\x1b[31m", "dpanic": "\x1b[31;1m",
             "panic": "\x1b[31;1m", "fatal": "\x1b[31;1m"}
 _RESET = "\x1b[0m"
@@ -31,30 +36,34 @@ def _one_line(text: str) -> str:
 
 
 class TableWriter:
-    """Date, Level, IP, User, Service, Message. On a terminal the message is cut to the
+    """Date, (Host,) Level, IP, User, Service, Message. On a terminal the message is cut to the
     width and levels are coloured; elsewhere every message is printed whole."""
 
     HEAD = "{:<19.19}  {:<5.5}  {:<15.15}  {:<10.10}  {:<20.20}  "  # Date Level IP User Service
+    HOST_HEAD = "{:<19.19}  {:<12.12}  {:<5.5}  {:<15.15}  {:<10.10}  {:<20.20}  "  # ... with Host
 
-    def __init__(self, out, tty: bool, width: int = 120):
+    def __init__(self, out, tty: bool, width: int = 120, hosts: bool = False):
         self.out = out
         self.tty = tty
         self.width = width
         self.started = False
-        self.room = max(10, width - len(self.HEAD.format("", "", "", "", "")))
-        self.head = self.HEAD.format
+        self.columns = HOST_COLUMNS if hosts else COLUMNS
+        head = self.HOST_HEAD if hosts else self.HEAD
+        self.room = max(10, width - len(head.format(*[""] * (len(self.columns) - 1))))
+        self.head = head.format
 
     def row(self, cells) -> str:
-        msg = cells[5]
+        msg = cells[-1]
         if self.tty and len(msg) > self.room:
             msg = msg[:self.room - 1] + "…"
-        return (self.head(*cells[:5]) + msg).rstrip()
+        return (self.head(*cells[:-1]) + msg).rstrip()
 
-    def write(self, e) -> None:
+    def write(self, e, host: str | None = None) -> None:
         if not self.started:
-            self.out.write(self.row(COLUMNS) + "\n")
+            self.out.write(self.row(self.columns) + "\n")
             self.started = True
-        line = self.row((local_time(e.ts), e.level.upper(), e.ip, e.user, e.service, _one_line(e.msg)))
+        cells = (local_time(e.ts), e.level.upper(), e.ip, e.user, e.service, _one_line(e.msg))
+        line = self.row(cells if host is None else (cells[0], host) + cells[1:])
         colour = _COLOURS.get(e.level) if self.tty else None
         self.out.write(f"{colour}{line}{_RESET}\n" if colour else line + "\n")
 
@@ -63,26 +72,37 @@ class TableWriter:
 
 
 class JsonWriter:
-    """One object per line: a JSON line's own object (byte for byte), others under Cells' keys."""
+    """One object per line: a JSON line's own object (byte for byte; with a host, behind a
+    first ``"host"`` key, which replaces a ``"host"`` of the line's own), others under Cells' keys."""
 
-    def __init__(self, out):
+    def __init__(self, out, hosts: bool = False):
         self.out = out
 
-    def write(self, e) -> None:
-        self.out.write((e.raw if e.kind == "json" else json.dumps(e.as_object(), ensure_ascii=False)) + "\n")
+    def write(self, e, host: str | None = None) -> None:
+        if host is None:
+            text = e.raw if e.kind == "json" else json.dumps(e.as_object(), ensure_ascii=False)
+        elif e.kind == "json" and "host" not in e.obj:
+            rest = e.raw.lstrip()[1:].lstrip()
+            text = '{"host":' + json.dumps(host, ensure_ascii=False) + ("," if rest[:1] != "}" else "") + rest
+        else:  # not a JSON line, or one with a "host" of its own: ours is the one shown
+            obj = {"host": host}
+            obj.update((k, v) for k, v in e.as_object().items() if k != "host")
+            text = json.dumps(obj, ensure_ascii=False)
+        self.out.write(text + "\n")
 
     def close(self) -> None:
         pass
 
 
 class CsvWriter:
-    def __init__(self, out):
+    def __init__(self, out, hosts: bool = False):
         import csv
         self.w = csv.writer(out)
-        self.w.writerow(COLUMNS)
+        self.w.writerow(HOST_COLUMNS if hosts else COLUMNS)
 
-    def write(self, e) -> None:
-        self.w.writerow((local_time(e.ts), e.level.upper(), e.ip, e.user, e.service, e.msg))
+    def write(self, e, host: str | None = None) -> None:
+        cells = (local_time(e.ts), e.level.upper(), e.ip, e.user, e.service, e.msg)
+        self.w.writerow(cells if host is None else (cells[0], host) + cells[1:])
 
     def close(self) -> None:
         pass
@@ -91,16 +111,16 @@ class CsvWriter:
 class DetailWriter:
     """Every field of each entry, as a block (the console's detail window)."""
 
-    def __init__(self, out):
+    def __init__(self, out, hosts: bool = False):
         self.out = out
         self.first = True
 
-    def write(self, e) -> None:
+    def write(self, e, host: str | None = None) -> None:
         if not self.first:
             self.out.write("\n")
         self.first = False
-        rows = [("Date", local_time(e.ts)), ("Level", e.level.upper()), ("Service", e.service),
-                ("Logger", e.logger), ("Message", e.msg)]
+        rows = [("Date", local_time(e.ts))] + ([("Host", host)] if host is not None else []) + [
+            ("Level", e.level.upper()), ("Service", e.service), ("Logger", e.logger), ("Message", e.msg)]
         rows += [(k, v if isinstance(v, str) else json.dumps(v)) for k, v in e.fields.items()]
         width = max(len(k) for k, _ in rows)
         for key, value in rows:
@@ -114,13 +134,13 @@ class DetailWriter:
 class StatsWriter:
     """Entries per hour by level: bars in the terminal, or the numbers as JSON."""
 
-    def __init__(self, out, as_json: bool, width: int = 80):
+    def __init__(self, out, as_json: bool, width: int = 80, hosts: bool = False):
         self.out = out
         self.as_json = as_json
         self.width = width
         self.hours: dict[str, dict[str, int]] = {}
 
-    def write(self, e) -> None:
+    def write(self, e, host: str | None = None) -> None:
         hour = local_time(e.ts)[:13] + ":00" if e.ts is not None else "unknown"
         counts = self.hours.setdefault(hour, {})
         level = e.level or "none"

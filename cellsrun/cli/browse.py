@@ -11,8 +11,11 @@ from cellsrun.errors import UsageError
 
 
 def add_logs(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dir", metavar="DIR", help="log directory (default: $CELLS_LOG_DIR, else "
-                   "$CELLS_WORKING_DIR/logs, else ~/.config/pydio/cells/logs)")
+    p.add_argument("--dir", metavar="DIR", action="append", help="log directory (default: $CELLS_LOG_DIR, "
+                   "else $CELLS_WORKING_DIR/logs, else ~/.config/pydio/cells/logs); repeat, or a quoted "
+                   "glob such as '/var/log/cells/*', for several hosts: merged in time order, with a Host column")
+    p.add_argument("--host", metavar="NAME", action="append", default=[],
+                   help="with several directories: only this host's entries (a directory's name; repeat)")
     p.add_argument("--name", default=defaults.LIVE_NAME, type=converter(dt.file_name, "name"),
                    help=f"live file name (default: {defaults.LIVE_NAME})")
     p.add_argument("-q", dest="terms", action="append", default=[], metavar="TEXT",
@@ -51,5 +54,11 @@ def run_logs(args) -> int:
         raise UsageError(str(e)) from None
     fmt = ("stats-json" if args.json else "stats") if args.stats else (
         "json" if args.json else "csv" if args.csv else "detail" if args.detail else "table")
-    return run(args.dir or defaults.default_log_dir(), query, name=args.name, fmt=fmt, last=args.n,
-               reverse=args.reverse, follow=args.follow)
+    dirs = args.dir or [defaults.default_log_dir()]
+    hosts = None
+    if len(dirs) > 1 or args.host or any(c in d for d in dirs for c in "*?["):
+        from cellsrun import logdirs
+        from cellsrun.browse.merge import hosts_of
+        hosts = hosts_of(logdirs.expand(dirs), args.host)
+    return run(dirs[0], query, name=args.name, fmt=fmt, last=args.n, reverse=args.reverse,
+               follow=args.follow, hosts=hosts)
