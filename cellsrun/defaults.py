@@ -37,6 +37,7 @@ RSYSLOG_CONF = "/etc/rsyslog.conf"  # the main rsyslog configuration a snippet i
 SHIP_TAG = "cells"                # the syslog APP-NAME of a shipped line
 SHIP_QUEUE_LINES = 100_000        # lines a sender's queue holds in memory (beyond, rsyslog spills to disk)
 SHIP_QUEUE_DISK = "1g"            # disk a sender's queue may use while the collector is away
+SHIP_RELP_WINDOW = 1024           # RELP frames in flight (librelp's 128 capped a burst at ~2,900 lines/s)
 SYSLOG_HEADER_BYTES = 8192        # room for rsyslog's own message parts on top of a line, at each end
 HOUSEKEEP_QUIET_SECS = 10         # housekeep leaves a finished day's file written to more recently
 
