@@ -1,0 +1,262 @@
+"""The page over several log directories — a collector's one per host — as `cellsrun logs`
+shows them: `cellsrun web --dir '/var/log/cells/*'`.
+
+Each host's directory is read as the page reads one (:class:`~cellsrun.web.api.Api`: its
+files, regular only, :class:`~cellsrun.browse.newest.Newest` pages backwards), and the hosts'
+pages are merged newest first, a host's own order kept. A row carries its ``host``; the
+``host`` parameter keeps one host. Handles name a position per host: the cursor (where each
+host's next page starts; a host read to its start drops out), the live head, an entry's id.
+
+Paging stays exact when a host's page was cut short by the time budget: only the entries at or
+after the oldest time such a host has shown are given out, the rest wait for the next request
+(which then reads on from that host's ``next``).
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+import threading
+import time
+
+from starlette.responses import JSONResponse, StreamingResponse
+
+from cellsrun.browse.newest import Newest, StalePosition, line_at, live_end
+from cellsrun.browse.reader import Reader, follow, select_files
+from cellsrun.web import export
+from cellsrun.web.api import FILTERS, MAX_TERMS, MAX_VALUE, Api, ApiError, detail, row
+from cellsrun.web.signing import MAX_HOSTS_LEN, BadHandle
+
+HANDLES = ("cursor", "from", "id")  # parameters holding a handle (a position per host: longer)
+_OLDEST = float("-inf")
+
+
+class HostsApi(Api):
+    """The API over ``hosts`` (:class:`cellsrun.browse.merge.Host`): the same routes as
+    :class:`Api`, each row with its host."""
+
+    def __init__(self, hosts: list, name: str, signer, clock=time.time):
+        super().__init__(hosts[0].directory, name, signer, clock)
+        self.hosts = hosts
+        self.one = {}  # host name -> the Api of its directory (sharing this one's caches)
+        for h in hosts:
+            api = Api(h.directory, name, signer, clock)
+            api.gz_cache, api.volume = self.gz_cache, self.volume
+            self.one[h.name] = api
+
+    # -- parameters -------------------------------------------------------------------------
+
+    def params(self, request, allowed=()) -> dict:
+        """As :meth:`Api.params`, plus ``host``; a handle may be as long as a position per host."""
+        out: dict = {"q": []}
+        for key, value in request.query_params.multi_items():
+            if key not in FILTERS and key not in allowed and key != "host":
+                raise ApiError(400, f"unknown parameter {key!r}")
+            bound = MAX_HOSTS_LEN if key in HANDLES else MAX_VALUE
+            if len(value) > bound:
+                raise ApiError(400, f"parameter {key!r} is too long (at most {bound} characters)")
+            if key == "q":
+                if value.strip():
+                    out["q"].append(value)
+            elif key in out:
+                raise ApiError(400, f"parameter {key!r} given twice")
+            else:
+                out[key] = value
+        if len(out["q"]) > MAX_TERMS:
+            raise ApiError(400, f"too many search terms (at most {MAX_TERMS})")
+        return out
+
+    def chosen(self, p: dict) -> list:
+        """The hosts the ``host`` parameter keeps (all without it)."""
+        name = p.get("host")
+        if not name:
+            return self.hosts
+        if name not in self.one:
+            raise ApiError(400, f"unknown host {name!r}")
+        return [h for h in self.hosts if h.name == name]
+
+    def handle(self, kind: str, text: str) -> dict:
+        try:
+            got = self.signer.read_host_positions(kind, text)
+        except BadHandle as e:
+            raise ApiError(400, str(e)) from None
+        unknown = [h for h in got if h not in self.one]
+        if unknown:
+            raise ApiError(400, f"unknown host {unknown[0]!r} in the handle")
+        return got
+
+    def top(self, files) -> object:
+        """Where a host's first page starts: the end of the complete lines of its newest plain
+        file (the live file, or a collector's day file still being written), so that lines
+        written while the pages are read come in through Live, not into a later page."""
+        if files and not files[-1].compressed:
+            return live_end(files[-1].path)  # MERGE: web2 adds gz_cache
+        return None
+
+    # -- handlers ---------------------------------------------------------------------------
+
+    def entries(self, request):
+        """GET /api/entries: a page of every host's matches, newest first, merged by time."""
+        began = time.perf_counter()
+        p = self.params(request, ("cursor", "limit"))
+        q = self.query(p)
+        limit = self.int_param(p, "limit", 100, 1, 1000)
+        hosts = self.chosen(p)
+        cursor = self.handle("cursor", p["cursor"]) if p.get("cursor") else None
+        warnings: list[str] = []
+        heads, pages, total_files = {}, {}, 0
+        for rank, h in enumerate(hosts):
+            if cursor is not None and h.name not in cursor:
+                continue  # read to its start
+            files = self.one[h.name].files(q, warnings)
+            total_files += len(files)
+            if cursor is None:
+                start = heads[h.name] = self.top(files)
+            else:
+                start = cursor[h.name]
+            newest = Newest(Reader(q), self.gz_cache)
+            newest.warnings = warnings
+            try:
+                page = newest.page(files, start, limit)
+            except StalePosition as e:
+                raise ApiError(409, f"{h.name}: {e}; reload the page") from None
+            pages[h.name] = (rank, start, page)
+        # A host whose page ended early (time budget) may hold entries newer than what the
+        # others gave: nothing older than the last entry it gave is given out now.
+        floor = _OLDEST
+        for _, _, page in pages.values():
+            if page.next is not None and len(page.entries) < limit:
+                floor = max(floor, _when(page.entries[-1][1]) if page.entries else float("inf"))
+        streams = [[(-_when(e), rank, i, name, pos, e) for i, (pos, e) in enumerate(page.entries)]
+                   for name, (rank, _, page) in pages.items()]
+        taken = []
+        for item in heapq.merge(*streams):
+            if len(taken) == limit or -item[0] < floor:
+                break
+            taken.append(item)
+        used = {name: 0 for name in pages}
+        for item in taken:
+            used[item[3]] += 1
+        nxt = {}
+        for name, (_, start, page) in pages.items():
+            k = used[name]
+            if k == len(page.entries):
+                if page.next is not None:
+                    nxt[name] = page.next
+            else:  # before the oldest entry given out (or where this page began)
+                nxt[name] = page.entries[k - 1][0] if k else start
+        return JSONResponse({
+            "entries": [dict(row(e, self.signer.host_positions("entry", {name: pos})), host=name)
+                        for _, _, _, name, pos, e in taken],
+            "next": self.signer.host_positions("cursor", nxt) if nxt else None,
+            "head": self.signer.host_positions("head", heads) if cursor is None else None,
+            "warnings": warnings, "dir": ", ".join(h.directory for h in hosts),
+            "hosts": [h.name for h in self.hosts], "files": total_files},
+            headers={"Server-Timing": f"read;dur={(time.perf_counter() - began) * 1000:.1f}"})
+
+    def entry(self, request):
+        """GET /api/entry?id=: one entry, every field, the raw line and its host."""
+        p = self.params(request, ("id",))
+        got = self.handle("entry", p.get("id", ""))
+        if len(got) != 1 or None in got.values():
+            raise ApiError(400, "invalid entry id")
+        (name, pos), = got.items()
+        directory = self.one[name].dir
+        files = select_files(directory, self.name, None, None) if os.path.isdir(directory) else []
+        try:
+            e = line_at(files, pos, self.gz_cache)
+        except StalePosition as e:
+            raise ApiError(409, f"{name}: {e}; reload the page") from None
+        except ValueError as e:
+            raise ApiError(400, str(e)) from None
+        return JSONResponse(dict(detail(e), host=name))
+
+    def stats(self, request):
+        """GET /api/stats: the hosts' entries per minute, hour or day by level, added up."""
+        from cellsrun.browse import volume
+        from cellsrun.browse.entries import LEVELS
+        p = self.params(request, ("tz",))
+        q = self.query(p)
+        offset = self.int_param(p, "tz", 0, -1440, 1440)
+        minutes: dict[int, list[int]] = {}
+        partial = False
+        for h in self.chosen(p):
+            counted = self.volume.count(Reader(q), self.one[h.name].files(q))
+            partial = partial or bool(counted[1])
+            for minute, counts in counted[0].items():
+                into = minutes.setdefault(minute, [0] * len(counts))
+                for i, c in enumerate(counts):
+                    into[i] += c
+        size, bars = volume.buckets(minutes, offset, q.since, q.until)
+        return JSONResponse({"bucket": size, "levels": LEVELS, "bars": bars, "partial": partial,
+                             "total": sum(sum(c) for _, c in bars)})
+
+    def export(self, request, fmt: str):
+        """GET /api/export.csv | .ndjson: every host's matches, oldest first, merged by time."""
+        from cellsrun.browse.merge import Merge
+        p = self.params(request, ("tz",))
+        q = self.query(p)
+        offset = self.int_param(p, "tz", 0, -1440, 1440) if "tz" in p else None
+        hosts = self.chosen(p)
+        for h in hosts:
+            self.one[h.name].files(q)  # the same refusals as the page's reads (a 503 for a lost dir)
+        pairs = Merge(hosts, q, name=self.name, warn=lambda text: None).entries()
+        body = export.stream(pairs, fmt, offset, hosts=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(self.clock()))
+        media = "text/csv; charset=utf-8" if fmt == "csv" else "application/x-ndjson"
+        return StreamingResponse(body, media_type=media, headers={
+            "Content-Disposition": f'attachment; filename="cells-logs-{stamp}.{fmt}"'})
+
+    def follow_start(self, p: dict):
+        """(the hosts followed, {host: head position}) for :meth:`_follow`."""
+        return self.chosen(p), (self.handle("head", p["from"]) if p.get("from") else {})
+
+    def _follow(self, q, start, handoff, stop) -> None:
+        """The event stream's follow (see :meth:`Api._follow`), one thread per host: from the
+        head the page was read at, each match handed over with its host."""
+        hosts, heads = start
+        threads = [threading.Thread(target=self._follow_host, args=(h, heads.get(h.name), q, handoff, stop),
+                                    daemon=True, name=f"cellsrun-web-follow {h.name}") for h in hosts]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    def _follow_host(self, host, head, q, handoff, stop) -> None:
+        from cellsrun.browse.merge import follow_days
+        import queue as _queue
+
+        def emit(e) -> None:
+            r = dict(row(e), host=host.name, detail=dict(detail(e), host=host.name))
+            while not stop.is_set():
+                try:
+                    handoff.put(r, timeout=0.5)
+                    return
+                except _queue.Full:
+                    continue
+
+        reader = Reader(q, warn=lambda text: None)
+        live = os.path.join(host.directory, self.name)
+        try:
+            if os.path.lexists(live):
+                offset = head.offset if head is not None and _ino(live) == head.ino else 0
+                follow(live, reader, offset, emit, poll=0.25, stop=stop.is_set)
+            else:
+                files = select_files(host.directory, self.name, None, None)
+                path = files[-1].path if files and not files[-1].compressed else None
+                offset = head.offset if head is not None and path and _ino(path) == head.ino else 0
+                follow_days(host.directory, self.name, reader, path, offset, emit, 0.25, stop.is_set)
+        except Exception as e:  # noqa: BLE001 - one host's trouble ends its stream, told to the page
+            if not stop.is_set():
+                handoff.put(f"live view of {host.name} stopped: {e}")
+
+
+def _ino(path: str) -> int | None:
+    try:
+        return os.stat(path).st_ino
+    except OSError:
+        return None
+
+
+def _when(e) -> float:
+    return e.ts if e.ts is not None else _OLDEST

@@ -1,0 +1,152 @@
+"""`cellsrun web --dir 'collector/*'`: the API over several log directories on a real uvicorn.
+Every host's entries, newest first by cursor and merged by time, are exactly those of
+`cellsrun logs` over the same directories (reversed); each row, detail, export line and live
+event carries its host; the ``host`` parameter keeps one host."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import time
+import urllib.parse
+
+import pytest
+
+from conftest import child_env, run, wait_for
+from helpers.webserver import WebServer
+from test_logs_hosts import HOSTS, collected  # noqa: F401 - the collector's files (a fixture)
+from test_web_api import EventReader
+
+ENV = child_env(TZ="UTC")
+
+
+@pytest.fixture(scope="module")
+def server(collected, tmp_path_factory):  # noqa: F811
+    s = WebServer(tmp_path_factory.mktemp("home"), env=ENV, extra=("--dir", str(collected / "*")))
+    yield s
+    s.stop()
+
+
+def get_json(server, path, params=()):
+    status, _, body = server.get(f"{path}?{urllib.parse.urlencode(list(params))}")
+    return status, json.loads(body)
+
+
+def all_pages(server, params=(), limit=37) -> list[dict]:
+    rows, cursor, seen = [], None, set()
+    while True:
+        p = list(params) + [("limit", str(limit))] + ([("cursor", cursor)] if cursor else [])
+        status, page = get_json(server, "/api/entries", p)
+        assert status == 200, page
+        assert page["hosts"] == HOSTS
+        rows += page["entries"]
+        cursor = page["next"]
+        if cursor is None:
+            return rows
+        assert cursor not in seen
+        seen.add(cursor)
+
+
+def cli(collected, *args) -> list[tuple[str, str]]:  # noqa: F811
+    """(host, message) of each entry `cellsrun logs` gives over the same directories, oldest first."""
+    r = run("logs", "--dir", str(collected / "*"), *args, "--json", env=ENV)
+    assert r.stderr == b""
+    out = []
+    for line in r.stdout.decode().splitlines():
+        o = json.loads(line)
+        out.append((o["host"], o.get("msg", "")))
+    return out
+
+
+@pytest.mark.parametrize("params,args", [
+    ([], []), ([("q", "login")], ["-q", "login"]), ([("level", ">=warn")], ["--level", ">=warn"]),
+    ([("host", "node-b")], ["--host", "node-b"]), ([("q", "goroutine"), ("host", "node-c")], ["-q", "goroutine", "--host", "node-c"]),
+    ([("since", "2026-11-25T12:00:00Z"), ("until", "2026-11-26T06:00:00Z")],
+     ["--since", "2026-11-25T12:00:00Z", "--until", "2026-11-26T06:00:00Z"]),
+], ids=["all", "q", "level", "host", "q-host", "period"])
+def test_pages_hold_every_hosts_entries_newest_first(server, collected, params, args):  # noqa: F811
+    for limit in (37, 1000):
+        rows = all_pages(server, params, limit)
+        want = cli(collected, *args)
+        assert [(r["host"], r["msg"]) for r in rows] == want[::-1] and rows, (params, limit)
+    times = [r["ts"] for r in rows if r["ts"] is not None]
+    assert times == sorted(times, reverse=True), "not merged by time"
+
+
+def test_detail_carries_the_host(server):
+    status, page = get_json(server, "/api/entries", [("limit", "400")])
+    assert status == 200
+    picked = {r["host"]: r for r in page["entries"]}
+    assert set(picked) == set(HOSTS)
+    for host, r in picked.items():
+        status, d = get_json(server, "/api/entry", [("id", r["id"])])
+        assert status == 200 and d["host"] == host and d["msg"] == r["msg"], d
+
+
+def test_stats_add_up_the_hosts(server):
+    totals = {}
+    for host in [None] + HOSTS:
+        status, stats = get_json(server, "/api/stats", [("host", host)] if host else [])
+        assert status == 200, stats
+        totals[host] = stats["total"]
+    assert totals[None] == sum(totals[h] for h in HOSTS) and all(totals[h] for h in HOSTS)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "ndjson"])
+def test_export_has_the_host_as_logs_shows_it(server, collected, fmt):  # noqa: F811
+    status, headers, body = server.get("/api/export." + fmt + "?q=jenny")
+    assert status == 200
+    r = run("logs", "--dir", str(collected / "*"), "-q", "jenny", "--csv" if fmt == "csv" else "--json", env=ENV)
+    if fmt == "ndjson":
+        assert body == r.stdout
+        return
+    ours = list(csv.reader(io.StringIO(body.decode())))
+    theirs = list(csv.reader(io.StringIO(r.stdout.decode())))
+    assert ours[0] == ["Date", "Host", "Level", "IP", "User", "Service", "Message"] == theirs[0]
+    unquote = lambda c: c[1:] if c.startswith("'") else c  # noqa: E731 - the spreadsheet guard
+    assert [[unquote(c) for c in row] for row in ours[1:]] == theirs[1:] and len(ours) > 10
+
+
+def test_bad_host_and_handles_are_400(server):
+    assert get_json(server, "/api/entries", [("host", "nobody")]) == (400, {"error": "unknown host 'nobody'"})
+    status, page = get_json(server, "/api/entries", [("limit", "5")])
+    cursor = page["next"]
+    status, err = get_json(server, "/api/entries", [("cursor", cursor[:-3] + "AAA")])
+    assert status == 400 and "altered" in err["error"]
+    status, err = get_json(server, "/api/entry", [("id", cursor)])  # a cursor is no entry id
+    assert status == 400
+
+
+def test_live_events_of_every_host_with_their_host(tmp_path):
+    """A rotator's directory (live cells.out) and a collector's (today's day file): a line
+    appended to each after the first page arrives once, with its host."""
+    today = dt.date.today()
+    rot, col = tmp_path / "logs" / "rot", tmp_path / "logs" / "col"
+    rot.mkdir(parents=True)
+    col.mkdir()
+    line = lambda n: f'{{"level":"info","ts":"{dt.datetime.now(dt.timezone.utc).isoformat()}","msg":"m{n}"}}\n'  # noqa: E731
+    (rot / "cells.out").write_text(line(0))
+    (col / f"cells.out.{today}").write_text(line(1))
+    s = WebServer(tmp_path, env=ENV, extra=("--dir", str(tmp_path / "logs" / "*")))
+    events = None
+    try:
+        status, page = get_json(s, "/api/entries")
+        assert sorted((r["host"], r["msg"]) for r in page["entries"]) == [("col", "m1"), ("rot", "m0")]
+        with open(rot / "cells.out", "a") as f:
+            f.write(line(2))  # written after the first page, before Live: still comes through Live
+        events = EventReader(s, [("from", page["head"])])
+        with open(col / f"cells.out.{today}", "a") as f:
+            f.write(line(3))
+        with open(rot / "cells.out", "a") as f:
+            f.write(line(4))
+        got = lambda: sorted((e["host"], e["msg"]) for e in events.entries)  # noqa: E731
+        wait_for(lambda: len(events.entries) >= 3, 10, "three live entries", lambda: str(got()) + s.text())
+        time.sleep(1.0)  # a doubled line would be here by now (the hosts are polled every 0.25 s)
+        assert got() == [("col", "m3"), ("rot", "m2"), ("rot", "m4")] and not events.problems
+        assert all(e["detail"]["host"] == e["host"] for e in events.entries)
+    finally:
+        if events:
+            events.close()
+        s.stop()
