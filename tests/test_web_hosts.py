@@ -150,3 +150,30 @@ def test_live_events_of_every_host_with_their_host(tmp_path):
         if events:
             events.close()
         s.stop()
+
+
+def test_a_host_that_starts_sending_appears_and_one_removed_drops_out(tmp_path):
+    """The --dir glob is expanded on each request: a collector's new host directory shows
+    without a restart, and one removed drops out."""
+    logs = tmp_path / "logs"
+    for n, host in enumerate(["a", "b"]):
+        (logs / host).mkdir(parents=True)
+        (logs / host / "cells.out.2026-11-27").write_text(
+            f'{{"level":"info","ts":"2026-11-27T10:00:0{n}Z","msg":"from {host}"}}\n')
+    s = WebServer(tmp_path, env=ENV, extra=("--dir", str(logs / "*")))
+    try:
+        status, page = get_json(s, "/api/entries")
+        assert status == 200 and page["hosts"] == ["a", "b"]
+        (logs / "c").mkdir()
+        (logs / "c" / "cells.out.2026-11-27").write_text('{"level":"info","ts":"2026-11-27T10:00:05Z","msg":"from c"}\n')
+        status, page = get_json(s, "/api/entries")
+        assert page["hosts"] == ["a", "b", "c"]
+        assert [(r["host"], r["msg"]) for r in page["entries"]] == [("c", "from c"), ("b", "from b"), ("a", "from a")]
+        status, stats = get_json(s, "/api/stats", [("host", "c")])
+        assert status == 200 and stats["total"] == 1
+        (logs / "b" / "cells.out.2026-11-27").unlink()
+        (logs / "b").rmdir()
+        status, page = get_json(s, "/api/entries")
+        assert status == 200 and page["hosts"] == ["a", "c"] and len(page["entries"]) == 2
+    finally:
+        s.stop()

@@ -41,4 +41,5 @@ def run_web(args) -> int:
         from cellsrun.browse.merge import hosts_of
         hosts = hosts_of(logdirs.expand(dirs))
     host, port = args.listen
-    return serve(home, dirs[0], args.name, host, port, show_login=not args.no_login_url, hosts=hosts)
+    return serve(home, dirs[0], args.name, host, port, show_login=not args.no_login_url,
+                 dirs=dirs if hosts is not None else None, hosts=hosts)

@@ -105,13 +105,13 @@ def static_dir() -> str:
     return str(importlib.resources.files("cellsrun.web") / "static")
 
 
-def create_app(log_dir: str, name: str, token: str, hosts=None) -> Headers:
+def create_app(log_dir: str, name: str, token: str, dirs=None) -> Headers:
     """The application serving ``log_dir`` (live file ``name`` and its archives); or, with
-    ``hosts`` (:class:`cellsrun.browse.merge.Host`), several directories merged by time."""
+    ``dirs`` (--dir values: directories, globs), every directory they name, merged by time."""
     checker = auth.Auth(token)
-    if hosts is not None:
+    if dirs is not None:
         from cellsrun.web.hosts import HostsApi
-        api = HostsApi(hosts, name, Signer(token))
+        api = HostsApi(dirs, name, Signer(token))
     else:
         api = Api(log_dir, name, Signer(token))
     static = static_dir()

@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse, StreamingResponse
 
 from cellsrun.browse.newest import Newest, StalePosition, line_at, live_end
 from cellsrun.browse.reader import Reader, follow, select_files
+from cellsrun.errors import RuntimeFailure
 from cellsrun.web import export
 from cellsrun.web.api import FILTERS, MAX_TERMS, MAX_VALUE, Api, ApiError, detail, row
 from cellsrun.web.signing import MAX_HOSTS_LEN, BadHandle
@@ -32,17 +33,46 @@ _OLDEST = float("-inf")
 
 
 class HostsApi(Api):
-    """The API over ``hosts`` (:class:`cellsrun.browse.merge.Host`): the same routes as
-    :class:`Api`, each row with its host."""
+    """The API over the directories that ``dirs`` (the --dir values: directories, globs)
+    name: the same routes as :class:`Api`, each row with its host. The values are expanded
+    again on each request, so a host that starts sending to the collector appears without a
+    restart; a directory gone since is skipped with a warning."""
 
-    def __init__(self, hosts: list, name: str, signer, clock=time.time):
-        super().__init__(hosts[0].directory, name, signer, clock)
-        self.hosts = hosts
-        self.one = {}  # host name -> the Api of its directory (sharing this one's caches)
-        for h in hosts:
-            api = Api(h.directory, name, signer, clock)
+    def __init__(self, dirs: list[str], name: str, signer, clock=time.time):
+        self.patterns = list(dirs)
+        self._apis: dict[str, Api] = {}  # directory -> its Api (sharing this one's caches)
+        first = self.hosts
+        super().__init__(first[0].directory if first else "", name, signer, clock)
+
+    @property
+    def hosts(self) -> list:
+        """The hosts (:class:`cellsrun.browse.merge.Host`) the --dir values name now."""
+        from cellsrun import logdirs
+        from cellsrun.browse.merge import hosts_of
+        try:
+            return hosts_of(logdirs.expand(self.patterns))
+        except RuntimeFailure:  # a glob that matches nothing (yet)
+            return []
+
+    def one(self, host) -> Api:
+        api = self._apis.get(host.directory)
+        if api is None:
+            api = Api(host.directory, self.name, self.signer, self.clock)
             api.gz_cache, api.volume = self.gz_cache, self.volume
-            self.one[h.name] = api
+            self._apis[host.directory] = api
+        return api
+
+    def files_of(self, host, q, warnings: list | None = None) -> list:
+        """A host's files for ``q`` (see :meth:`Api.files`); none, with a warning, when its
+        directory is gone."""
+        try:
+            return self.one(host).files(q, warnings)
+        except ApiError as e:
+            if e.status != 503:
+                raise
+            if warnings is not None:
+                warnings.append(str(e))
+            return []
 
     # -- parameters -------------------------------------------------------------------------
 
@@ -66,23 +96,25 @@ class HostsApi(Api):
             raise ApiError(400, f"too many search terms (at most {MAX_TERMS})")
         return out
 
-    def chosen(self, p: dict) -> list:
-        """The hosts the ``host`` parameter keeps (all without it)."""
+    def chosen(self, p: dict, hosts: list) -> list:
+        """The ``hosts`` the ``host`` parameter keeps (all without it)."""
         name = p.get("host")
         if not name:
-            return self.hosts
-        if name not in self.one:
+            return hosts
+        kept = [h for h in hosts if h.name == name]
+        if not kept:
             raise ApiError(400, f"unknown host {name!r}")
-        return [h for h in self.hosts if h.name == name]
+        return kept
 
-    def handle(self, kind: str, text: str) -> dict:
+    def handle(self, kind: str, text: str, hosts: list) -> dict:
         try:
             got = self.signer.read_host_positions(kind, text)
         except BadHandle as e:
             raise ApiError(400, str(e)) from None
-        unknown = [h for h in got if h not in self.one]
-        if unknown:
-            raise ApiError(400, f"unknown host {unknown[0]!r} in the handle")
+        names = {h.name for h in hosts}
+        gone = [h for h in got if h not in names]
+        if gone:
+            raise ApiError(409, f"host {gone[0]!r} is no longer there; reload the page")
         return got
 
     def top(self, files) -> object:
@@ -101,14 +133,15 @@ class HostsApi(Api):
         p = self.params(request, ("cursor", "limit"))
         q = self.query(p)
         limit = self.int_param(p, "limit", 100, 1, 1000)
-        hosts = self.chosen(p)
-        cursor = self.handle("cursor", p["cursor"]) if p.get("cursor") else None
+        every = self.hosts
+        hosts = self.chosen(p, every)
+        cursor = self.handle("cursor", p["cursor"], every) if p.get("cursor") else None
         warnings: list[str] = []
         heads, pages, total_files = {}, {}, 0
         for rank, h in enumerate(hosts):
             if cursor is not None and h.name not in cursor:
                 continue  # read to its start
-            files = self.one[h.name].files(q, warnings)
+            files = self.files_of(h, q, warnings)
             total_files += len(files)
             if cursor is None:
                 start = heads[h.name] = self.top(files)
@@ -151,17 +184,18 @@ class HostsApi(Api):
             "next": self.signer.host_positions("cursor", nxt) if nxt else None,
             "head": self.signer.host_positions("head", heads) if cursor is None else None,
             "warnings": warnings, "dir": ", ".join(h.directory for h in hosts),
-            "hosts": [h.name for h in self.hosts], "files": total_files},
+            "hosts": [h.name for h in every], "files": total_files},
             headers={"Server-Timing": f"read;dur={(time.perf_counter() - began) * 1000:.1f}"})
 
     def entry(self, request):
         """GET /api/entry?id=: one entry, every field, the raw line and its host."""
         p = self.params(request, ("id",))
-        got = self.handle("entry", p.get("id", ""))
+        every = self.hosts
+        got = self.handle("entry", p.get("id", ""), every)
         if len(got) != 1 or None in got.values():
             raise ApiError(400, "invalid entry id")
         (name, pos), = got.items()
-        directory = self.one[name].dir
+        directory = next(h.directory for h in every if h.name == name)
         files = select_files(directory, self.name, None, None) if os.path.isdir(directory) else []
         try:
             e = line_at(files, pos, self.gz_cache)
@@ -180,8 +214,8 @@ class HostsApi(Api):
         offset = self.int_param(p, "tz", 0, -1440, 1440)
         minutes: dict[int, list[int]] = {}
         partial = False
-        for h in self.chosen(p):
-            counted = self.volume.count(Reader(q), self.one[h.name].files(q))
+        for h in self.chosen(p, self.hosts):
+            counted = self.volume.count(Reader(q), self.files_of(h, q))
             partial = partial or bool(counted[1])
             for minute, counts in counted[0].items():
                 into = minutes.setdefault(minute, [0] * len(counts))
@@ -197,9 +231,7 @@ class HostsApi(Api):
         p = self.params(request, ("tz",))
         q = self.query(p)
         offset = self.int_param(p, "tz", 0, -1440, 1440) if "tz" in p else None
-        hosts = self.chosen(p)
-        for h in hosts:
-            self.one[h.name].files(q)  # the same refusals as the page's reads (a 503 for a lost dir)
+        hosts = self.chosen(p, self.hosts)
         pairs = Merge(hosts, q, name=self.name, warn=lambda text: None).entries()
         body = export.stream(pairs, fmt, offset, hosts=True)
         stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(self.clock()))
@@ -209,7 +241,8 @@ class HostsApi(Api):
 
     def follow_start(self, p: dict):
         """(the hosts followed, {host: head position}) for :meth:`_follow`."""
-        return self.chosen(p), (self.handle("head", p["from"]) if p.get("from") else {})
+        every = self.hosts
+        return self.chosen(p, every), (self.handle("head", p["from"], every) if p.get("from") else {})
 
     def _follow(self, q, start, handoff, stop) -> None:
         """The event stream's follow (see :meth:`Api._follow`), one thread per host: from the
