@@ -224,13 +224,14 @@ def test_unwritable_working_dir_fails_clearly_and_starts_nothing(tmp_path):
 
 
 def test_missing_command_fails_with_its_message_and_leaves_nothing_running(home):
+    """Checked before anything is made or started (it was found missing by `cellsrun exec`
+    under supervisord before: see test_start_failures.py for what a start still shows)."""
     r = start(home, "--", "/nonexistent/cells", "start")
-    assert r.returncode == 1, r.stdout
+    assert r.returncode == 2, r.stdout
     err = r.stderr.decode()
-    assert err.startswith("Error: cells did not start") and "command not found: /nonexistent/cells" in err
+    assert err == "Error: command not found: /nonexistent/cells\n", err
     assert not supervisord_of(home)
-    # the logs the error came from stay; the runtime files and the rendered config go
-    assert sorted(p.name for p in home.iterdir()) == ["logs"]
+    assert list(home.iterdir()) == []
 
 
 def test_a_failed_first_start_creates_nothing(tmp_path):

@@ -19,75 +19,12 @@ import psutil
 import pytest
 
 from conftest import REPO, child_env, run, wait_for
+from supervised import (MSGID, SYSTEM_SUPERVISORD, SystemSupervisord, alive, msgids, of_home,
+                        pair_running, roles)
 
 pytestmark = pytest.mark.slow
-MSGID = re.compile(rb'"MsgId": ?"(\d+)"')
 STOPPING = b"Stopping: signal received, last entry"
 NOBODY = 65534
-
-
-def alive(p: psutil.Process) -> bool:
-    try:
-        return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
-
-
-def of_home(home: Path) -> list[psutil.Process]:
-    """Every live process of the working dir, found independently of cellsrun's own code:
-    the environment marker, the FIFO open, or the working dir on the command line."""
-    fifo = home / "run" / "cells.fifo"
-    try:
-        key = (fifo.stat().st_dev, fifo.stat().st_ino)
-    except OSError:
-        key = None
-    found = []
-    me = os.getpid()
-    for p in psutil.process_iter(["cmdline", "environ"]):
-        if p.pid == me or not alive(p):
-            continue
-        env = p.info["environ"] or {}
-        cmd = " ".join(p.info["cmdline"] or [])
-        if env.get("CELLSRUN_HOME") == str(home) or str(home) + "/" in cmd or holds(p.pid, key):
-            found.append(p)
-    return found
-
-
-def holds(pid: int, key) -> bool:
-    if key is None:
-        return False
-    try:
-        for fd in os.listdir(f"/proc/{pid}/fd"):
-            try:
-                st = os.stat(f"/proc/{pid}/fd/{fd}")
-            except OSError:
-                continue
-            if (st.st_dev, st.st_ino) == key:
-                return True
-    except OSError:
-        pass
-    return False
-
-
-def roles(procs) -> dict:
-    """{"supervisord": [...], "rotator": [...], "service": [...]} by command line."""
-    out = {"supervisord": [], "rotator": [], "service": []}
-    for p in procs:
-        try:
-            cmd = p.cmdline()
-        except psutil.Error:
-            continue
-        if any("supervisord" in c for c in cmd[:3]):
-            out["supervisord"].append(p)
-        elif "rotate" in cmd and "--input" in cmd:
-            out["rotator"].append(p)
-        else:
-            out["service"].append(p)
-    return out
-
-
-def msgids(data: bytes) -> list[int]:
-    return [int(m) for m in MSGID.findall(data)]
 
 
 def check_tail_kept(live: Path) -> list[int]:
@@ -305,65 +242,6 @@ def test_a_manual_rotator_does_not_die_with_its_shell(tmp_path):
 
 # -- Debian's system supervisord with the blocks of `cellsrun config --supervisor` ----------
 
-SYSTEM_SUPERVISORD = "/usr/bin/supervisord"
-SYSTEM_CONF = """[unix_http_server]
-file=%(here)s/supervisor.sock
-chmod=0700
-
-[supervisord]
-logfile=%(here)s/supervisord.log
-pidfile=%(here)s/supervisord.pid
-childlogdir=%(here)s
-
-[rpcinterface:supervisor]
-supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
-
-[supervisorctl]
-serverurl=unix://%(here)s/supervisor.sock
-
-[include]
-files = %(here)s/conf.d/*.conf
-"""
-
-
-class SystemSupervisord:
-    """Debian's supervisord (its own Python and package), with its own config in a temp dir,
-    never the system's."""
-
-    def __init__(self, etc: Path):
-        self.etc = etc
-        (etc / "conf.d").mkdir(parents=True)
-        (etc / "supervisord.conf").write_text(SYSTEM_CONF)
-
-    def start(self) -> psutil.Process:
-        pidfile = self.etc / "supervisord.pid"
-        stale = _read_pid(pidfile)  # left by a SIGKILL
-        r = subprocess.run([SYSTEM_SUPERVISORD, "-c", str(self.etc / "supervisord.conf")],
-                           env=child_env(), capture_output=True, timeout=60)
-        assert r.returncode == 0, r.stderr
-        pid = wait_for(lambda: (p := _read_pid(pidfile)) != stale and p and psutil.pid_exists(p) and p,
-                       20, "Debian's supervisord", lambda: pidfile.read_text())
-        return psutil.Process(pid)
-
-    def ctl(self, *args) -> str:
-        return subprocess.run(["/usr/bin/supervisorctl", "-c", str(self.etc / "supervisord.conf"), *args],
-                              capture_output=True, text=True, timeout=60).stdout
-
-
-def _read_pid(path: Path):
-    try:
-        return int(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def pair_running(home: Path, sd: psutil.Process) -> bool:
-    now = roles(of_home(home))
-    mine = {p.pid for p in sd.children(recursive=True)}
-    return (len(now["rotator"]) == 1 and len(now["service"]) == 3
-            and {p.pid for p in now["rotator"] + now["service"]} == mine)
-
-
 @pytest.mark.skipif(not os.path.exists(SYSTEM_SUPERVISORD),
                     reason="Debian's supervisor package is not installed (.ci/run installs it)")
 def test_under_debians_supervisord_a_restart_leaves_one_pair(home):
@@ -372,7 +250,6 @@ def test_under_debians_supervisord_a_restart_leaves_one_pair(home):
     sd = None
     try:
         (home / "cellsrun.toml").write_text('demo = true\ncommand = ["--rate", "2000"]\n')
-        (home / "logs").mkdir(mode=0o750)
         blocks = run("config", "--supervisor", "--home", str(home))
         assert blocks.returncode == 0, blocks.stderr
         (etc / "conf.d" / "cells.conf").write_bytes(blocks.stdout)
@@ -382,7 +259,21 @@ def test_under_debians_supervisord_a_restart_leaves_one_pair(home):
         live = home / "logs" / "cells.out"
         wait_for(lambda: len(msgids(live.read_bytes())) > 2000, 20, "demo lines", live.stat)
 
-        # `cellsrun start` on the same working dir would start a second pair: refused.
+        # `cellsrun start` on the same working dir acts through that supervisord: no second pair.
+        wait_for(lambda: len(re.findall(r"\sRUNNING\s", system.ctl("status"))) == 2, 30, "both RUNNING",
+                 lambda: system.ctl("status"))
+        r = run("start", "--home", str(home), timeout=60)
+        assert r.returncode == 0 and "cells is already running" in r.stdout.decode(), r.stdout + r.stderr
+        assert pair_running(home, sd)
+        # blocks in a file others may write decide nothing (their user= would own the working dir)
+        blocks_file = etc / "conf.d" / "cells.conf"
+        blocks_file.chmod(0o666)
+        r = run("stop", "--home", str(home), "--all", timeout=60)
+        assert r.returncode == 1 and "is writable by group and others" in r.stderr.decode(), r.stderr
+        blocks_file.chmod(0o644)
+        # a supervisord that runs the programs from blocks cellsrun cannot find any more (taken out
+        # of its configuration, not yet `update`d): `start` would start a second pair: refused,
+        blocks_file.rename(etc / "cells.conf.off")
         r = run("start", "--home", str(home), timeout=60)
         assert r.returncode == 1 and f"under another supervisord (pid {sd.pid})" in r.stderr.decode()
         # and `stop --all` does not claim to have stopped what another supervisord runs
@@ -391,6 +282,7 @@ def test_under_debians_supervisord_a_restart_leaves_one_pair(home):
         assert r.returncode == 1 and "stopped everything" not in r.stdout.decode(), r.stdout
         assert err.startswith("Error: still running after stop --all: ") and f"(under supervisord {sd.pid})" in err
         assert pair_running(home, sd)
+        (etc / "cells.conf.off").rename(blocks_file)
 
         old = sd.children(recursive=True)
         sd.kill()  # a hard restart: SIGKILL, then started again at once

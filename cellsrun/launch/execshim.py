@@ -21,6 +21,31 @@ from cellsrun.errors import UsageError
 NOT_FOUND = 127
 
 
+def check_command(argv: list[str], cwd: str) -> None:
+    """Refuse, before anything runs or stops, a command that `cellsrun exec` could not start:
+    a program that is not found (on PATH, or at its path, relative to ``cwd``: supervisord
+    runs the service in the working dir), not a regular file, or not executable."""
+    program = argv[0] if argv else ""
+    if "/" not in program:
+        if not shutil.which(program):
+            raise UsageError(f"command not found: {program} (not on PATH: "
+                             f"{os.environ.get('PATH', os.defpath)}); give its full path")
+        return
+    path = os.path.join(cwd, program)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise UsageError(f"command not found: {program}") from None
+    except OSError as e:
+        raise UsageError(f"cannot run {program}: {e.strerror}") from None
+    import stat
+    if stat.S_ISDIR(st.st_mode):
+        raise UsageError(f"cannot run {program}: {program} is a directory")
+    if not stat.S_ISREG(st.st_mode) or not os.access(path, os.X_OK):
+        raise UsageError(f"cannot run {program}: {program} is not executable (chmod +x, or give "
+                         "its interpreter first)")
+
+
 def exec_service(fifo: str, argv: list[str], log: str | None, err=sys.stderr) -> int:
     """Exec ``argv`` with stdout/stderr on ``fifo``. Returns only on failure (127: not found)."""
     if not argv:

@@ -1,12 +1,19 @@
 """`cellsrun start|stop|restart`: supervisord's lifecycle for one working dir.
 
 supervisord runs the rotator (``cells-logs``) and the service (``cells``, via
-`cellsrun exec`) as configured in <home>/supervisord.conf. Plain ``supervisorctl -c
-<home>/supervisord.conf ...`` works on the same supervisord.
+`cellsrun exec`). Either cellsrun's own, configured in <home>/supervisord.conf (plain
+``supervisorctl -c <home>/supervisord.conf ...`` works on it), or the machine's, when
+its configuration holds the blocks of `cellsrun config --supervisor` for this working
+dir (:mod:`cellsrun.launch.system`): then start/stop/restart act through it, and
+never start, stop or reconfigure that supervisord itself.
 
 Processes of the working dir that a dead supervisord left behind (see
 :mod:`cellsrun.launch.orphans`) are ended by `start` before it starts anything, and by
 `stop`; `start` refuses a working dir whose programs run under another supervisord.
+
+A `start` that changes what runs is safe: the command is checked before anything is
+touched, and should the new service still fail to start, the previous configuration is
+put back and the previous service started again.
 """
 
 from __future__ import annotations
@@ -16,78 +23,68 @@ import subprocess
 import sys
 import time
 
-from cellsrun.launch import supervisor_conf
-from cellsrun.errors import RuntimeFailure
-from cellsrun.launch.rpc import BACKOFF, EXITED, FATAL, RUNNING, Supervisor
 from cellsrun.defaults import ROTATOR, SERVICE, WEB
+from cellsrun.errors import RuntimeFailure
 from cellsrun.fifo import fifo_bytes, open_fifo
-from cellsrun.launch import orphans
+from cellsrun.launch import orphans, outcome, supervisor_conf, workdir
 from cellsrun.launch.processes import process_tree, supervisord_pid
-from cellsrun.launch.survey import EXEC_LOG, ROTATE_LOG, WEB_LOG
+from cellsrun.launch.rpc import BACKOFF, EXITED, FATAL, RUNNING, UP, Supervisor
 
-DIR_MODE = 0o750
 SUPERVISORD_START_TIMEOUT = 15.0
+PUT_BACK_TIMEOUT = 60.0
 
 
 class Launcher:
     """Starts and stops supervisord and its two programs for settings ``s``.
 
-    ``out``: where progress and status go (stdout).
+    ``out``: where progress goes (stdout); ``system``: the machine's supervisord that runs
+    this working dir (:class:`cellsrun.launch.system.SystemSupervisor`), None for our own.
     """
 
-    def __init__(self, s, out=sys.stdout):
+    def __init__(self, s, out=sys.stdout, system=None):
         self.s = s
         self.out = out
-        self.sup = Supervisor(s.socket)
+        self.system = system
+        if system is not None and not system.socket:
+            raise RuntimeFailure(f"the supervisord of {system.conf} runs {s.home} but has no unix socket "
+                                 "([unix_http_server]); use supervisorctl there")
+        self.sup = Supervisor(system.socket if system else s.socket)
+        self.service = system.service if system else SERVICE
+        self.rotator = system.rotator if system else ROTATOR
+        self.web = system.web if system else (WEB if s.web else None)  # the page, when configured
+        self.applied = False  # this start's configuration reached supervisord
 
     # -- supervisord -----------------------------------------------------------------------
 
     def supervisord_pid(self) -> int | None:
-        """supervisord's pid, if its pid file names a live supervisord."""
+        """supervisord's pid: ours from its pid file (if it names a live supervisord), the
+        system's as it tells it."""
+        if self.system:
+            return self.sup.pid()
         return supervisord_pid(self.s.pidfile)
 
     def running(self) -> bool:
+        if self.system:
+            return self.sup.alive()
         return self.supervisord_pid() is not None and self.sup.alive()
+
+    def where(self) -> str:
+        """Which supervisord, for messages."""
+        if self.system:
+            return f"the system's supervisord ({self.system.conf})"
+        return f"the supervisord of {self.s.home}"
 
     def _prepare(self, conf_text: str) -> list[str]:
         """Create the working dir's directories and write supervisord.conf; returns what
-        did not exist before (for :meth:`_undo`)."""
-        supervisord_log = os.path.join(self.s.log_dir, "supervisord.log")
-        created = [p for p in (self.s.home, self.s.run_dir, self.s.log_dir, self.s.conf,
-                               self.s.fifo, supervisord_log) if not os.path.lexists(p)]
-        for path in (self.s.home, self.s.run_dir, self.s.log_dir):
-            top = _topmost_missing(path)
-            try:
-                os.makedirs(path, DIR_MODE, exist_ok=True)
-            except OSError as e:
-                raise RuntimeFailure(f"cannot create {path}: {e.strerror}") from e
-            if top and top not in created:
-                created.append(top)
-            if not os.access(path, os.W_OK | os.X_OK):
-                raise RuntimeFailure(f"working dir {path} is not writable")
+        did not exist before (for :func:`workdir.remove`)."""
+        extra = [p for p in (self.s.conf, self.s.fifo) if not os.path.lexists(p)]
         # supervisord creates its log before applying its umask: make it 0640 first.
-        fd = os.open(supervisord_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o640)
-        os.close(fd)
+        created = workdir.prepare(self.s, ["supervisord.log"]) + extra
         try:
             supervisor_conf.write(self.s, conf_text)
         except OSError as e:
             raise RuntimeFailure(f"cannot write {self.s.conf}: {e.strerror}") from e
         return created
-
-    def _undo(self, created: list[str], launched: bool) -> None:
-        """After a failed start, remove what it created. Once supervisord ran, the log dir
-        stays: the error names its files, and the service may have written lines there."""
-        import shutil
-        for path in reversed(created):
-            if launched and (_holds(path, self.s.log_dir) or _holds(self.s.log_dir, path)):
-                continue
-            if os.path.isdir(path) and not os.path.islink(path):
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                try:
-                    os.unlink(path)
-                except OSError:
-                    pass
 
     def _launch_supervisord(self) -> None:
         for stale in (self.s.pidfile, self.s.socket):  # left by a crash or a reboot
@@ -106,19 +103,35 @@ class Launcher:
                                      f"{SUPERVISORD_START_TIMEOUT:.0f}s; see {self.s.log_dir}/supervisord.log")
             time.sleep(0.05)
 
-    # -- commands --------------------------------------------------------------------------
+    # -- start -----------------------------------------------------------------------------
 
-    def start(self) -> None:
-        """Render, start supervisord if needed, start the rotator then the service, wait for RUNNING.
+    def start(self, restart: bool = False) -> str:
+        """Start the rotator then the service and wait until both are RUNNING; ``restart``:
+        stop the service first. Returns "" or, when both already ran with these settings,
+        the line that says so (nothing was touched).
 
-        Before anything runs, processes of this working dir left by a dead supervisord are
-        ended (one line on ``out`` says so), and programs run by another supervisord make it
-        refuse. A service that dies while starting (BACKOFF, FATAL, EXITED) is a
-        RuntimeFailure that shows its last output; what this call started is stopped again,
-        and what it created is removed (the logs excepted once supervisord ran).
+        Our own supervisord: render its configuration, start it if it is not running, or
+        apply the new configuration to the running one. Before anything runs, the command
+        is checked, processes left by a dead supervisord are ended (one line on ``out``),
+        and programs run by another supervisord make it refuse. A program that dies while
+        starting (BACKOFF, FATAL, EXITED) is a RuntimeFailure saying why and what it wrote
+        during this start; what this call started is stopped again, what it created is
+        removed (the logs excepted once supervisord ran), and a previous configuration is
+        put back with its service running again. Ctrl-C is :class:`outcome.Interrupted`,
+        saying in which state the programs are.
         """
-        self.s.service_argv()  # no service to run: say so before anything starts
+        try:
+            if self.system:
+                return self._start_system(restart)
+            return self._start_own(restart)
+        except KeyboardInterrupt:
+            raise self._interrupted() from None
+
+    def _start_own(self, restart: bool) -> str:
+        from cellsrun.launch.execshim import check_command
+        check_command(self.s.service_argv(), self.s.home)  # before any mkdir, any stop
         conf_text = supervisor_conf.render(self.s)  # a broken template or value: before any mkdir
+        old_conf = _read(self.s.conf)
         created: list[str] = []
         launched = False
         fifo_fd = None
@@ -131,128 +144,223 @@ class Launcher:
             line = self.end_orphans(found)
             if line:
                 print(line, file=self.out, flush=True)
-            marks = self._log_marks()
-            if not self.running():
-                launched = True
-                self._launch_supervisord()  # autostart: the rotator first (priority), then the service
-            else:
-                self.sup.update()  # also adds or removes the page's program, as settings say
-                self.sup.start(ROTATOR)
-                self.sup.start(SERVICE)
-            self._wait_running(launched, marks)
+            if self.running():
+                return self._reconfigure(restart, old_conf, conf_text)
+            marks = outcome.log_marks(self.s)
+            launched = True
+            self._launch_supervisord()  # autostart: the rotator first (priority), then the service
+            self.applied = True
+            failed = self._wait_running(marks)
+            if failed:
+                self.shutdown()
+                raise RuntimeFailure(failed)
+            self._wait_web(marks)
+            return ""
         except BaseException:
-            self._undo(created, launched)
+            if not self.running():  # interrupted with supervisord up: its files stay
+                # Once supervisord ran, the log dir stays: the error names its files, and
+                # the service may have written lines there.
+                workdir.remove(created, keep=self.s.log_dir if launched else None)
             raise
         finally:
             if fifo_fd is not None:
                 os.close(fifo_fd)
-        if self.s.web:
-            self._wait_web(marks)
+
+    def _reconfigure(self, restart: bool, old_conf: str | None, conf_text: str) -> str:
+        """Our supervisord runs: apply the configuration just written, replacing the service
+        only when its block changed (or ``restart``); on failure put the old one back."""
+        before = self._states()
+        added, changed, removed = self.sup.reload()
+        running = {n for n, i in before.items() if i["statename"] == RUNNING}
+        up = {n for n, i in before.items() if i["statename"] in UP}
+        if not restart and not (added or changed or removed) and self._names() <= running:
+            return self._already(before[self.service])
+        if self.service in up and (restart or self.service in changed + removed):
+            self._stop_service()
+            if self.rotator in running:
+                self._wait_fifo_drained()  # its last lines reach cells.out before the marks
+        marks = outcome.log_marks(self.s)
+        self.sup.apply(added, changed, removed)
+        self.applied = True
+        self.sup.start(self.rotator)
+        self.sup.start(self.service)
+        failed = self._wait_running(marks, lambda: self._put_back(old_conf, conf_text, up))
+        if failed:
+            raise RuntimeFailure(failed)
+        self._wait_web(marks)  # `update` has added it, or removed it (--no-web)
+        return ""
+
+    def _start_system(self, restart: bool) -> str:
+        if not self.sup.alive():
+            raise RuntimeFailure(f"the programs of {self.s.home} are run by {self.where()}, which does not "
+                                 f"answer on {self.system.socket}: start it first (e.g. `service supervisor start`)")
+        found = orphans.members(self.s)
+        self._refuse_foreign_owner(found)
+        line = self.end_orphans(found)
+        if line:
+            print(line, file=self.out, flush=True)
+        before = self._states()
+        running = {n for n, i in before.items() if i["statename"] == RUNNING}
+        if not restart and self._names() <= running:
+            return self._already(before[self.service])
+        if restart and before[self.service]["statename"] in UP:
+            self._stop_service()
+            if self.rotator in running:
+                self._wait_fifo_drained()
+        marks = outcome.log_marks(self.s)
+        self.applied = True
+        self.sup.start(self.rotator)
+        self.sup.start(self.service)
+        failed = self._wait_running(marks, lambda: "")
+        if failed:
+            raise RuntimeFailure(failed)
+        self._wait_web(marks)
+        return ""
+
+    def _names(self) -> set:
+        """The programs this working dir runs: the rotator, the service, the page if any."""
+        return {self.rotator, self.service} | ({self.web} if self.web else set())
+
+    def _states(self) -> dict:
+        """supervisord's info of the programs it has, by name (the page may not be added yet)."""
+        states = {}
+        for name in self._names():
+            try:
+                states[name] = self.sup.info(name)
+            except RuntimeFailure as e:
+                missing = "BAD_NAME" in str(e)
+                if missing and name == self.web:
+                    continue  # `update` adds it
+                if missing and self.system:
+                    raise RuntimeFailure(f"{self.where()} has not loaded the blocks of {self.s.home} "
+                                         f"({self.system.blocks}) yet: `supervisorctl reread && "
+                                         "supervisorctl update` loads them") from e
+                raise
+        return states
+
+    def _already(self, info: dict) -> str:
+        from cellsrun.launch.report import duration
+        return (f"{self.service} is already running (pid {info['pid']}, up "
+                f"{duration(info['now'] - info['start'])})")
+
+    def _wait_running(self, marks: dict, on_failure=None) -> str:
+        """Wait for both programs to be RUNNING; "" if they are, else the failure's message.
+        With ``on_failure``, the service is stopped and then ``on_failure`` called; it
+        returns what it did, for the message (without, the caller cleans up)."""
+        waited = self.s.startsecs + 10
+        deadline = time.monotonic() + waited
+        for name, role in ((self.rotator, "rotator"), (self.service, "service")):
+            info = self.sup.wait_state(name, {RUNNING}, deadline, fail={BACKOFF, FATAL, EXITED})
+            if info["statename"] == RUNNING:
+                continue
+            if role == "service":
+                self._wait_fifo_drained(2.0)  # its last words may still be on their way to cells.out
+            tail = outcome.last_words(self.s, role, marks)
+            info = dict(info, exit=self.sup.last_exit(name))
+            note = ""
+            if on_failure is not None:
+                self.sup.stop(self.service)
+                note = on_failure()
+            return outcome.failure(name, info, tail, self.s.startsecs, waited, note)
+        return ""
 
     def _wait_web(self, marks: dict) -> None:
         """The page is an extra: if it does not start, say why and stop it; the service and
         its logs keep running."""
-        self.sup.start(WEB)
-        info = self.sup.wait_state(WEB, {RUNNING}, time.monotonic() + 15, fail={BACKOFF, FATAL, EXITED})
+        if not self.web:
+            return
+        self.sup.start(self.web)
+        info = self.sup.wait_state(self.web, {RUNNING}, time.monotonic() + 15, fail={BACKOFF, FATAL, EXITED})
         if info["statename"] != RUNNING:
-            tail = self._last_words(WEB, marks)
-            self.sup.stop(WEB)
-            raise RuntimeFailure(f"the page ({WEB}) did not start ({info['statename']}); the service "
-                                 f"runs; its last output:\n{tail}")
+            tail = outcome.last_words(self.s, "web", marks)
+            info = dict(info, exit=self.sup.last_exit(self.web))
+            self.sup.stop(self.web)
+            raise RuntimeFailure(outcome.failure(f"the page ({self.web})", info, tail, 1, 15,
+                                                 "the service runs; the page is stopped"))
 
-    def _wait_running(self, launched: bool, marks: dict) -> None:
-        deadline = time.monotonic() + self.s.startsecs + 10
-        for name in (ROTATOR, SERVICE):
-            info = self.sup.wait_state(name, {RUNNING}, deadline, fail={BACKOFF, FATAL, EXITED})
-            if info["statename"] != RUNNING:
-                if name == SERVICE:
-                    self._wait_fifo_drained(2.0)  # its last words may still be on their way to cells.out
-                tail = self._last_words(name, marks)
-                if launched:
-                    self.shutdown()
-                else:
-                    self.sup.stop(SERVICE)
-                raise RuntimeFailure(f"{name} did not start ({info['statename']}: "
-                                     f"{info.get('description', '')}); its last output:\n{tail}")
+    def _put_back(self, old_conf: str | None, conf_text: str, up: set) -> str:
+        """The new configuration failed: write the old one back, apply it, start again what
+        ran before. Returns what was done, for the failure's message."""
+        if old_conf is None or old_conf == conf_text:
+            return ""
+        supervisor_conf.write(self.s, old_conf)
+        self.sup.apply(*self.sup.reload())
+        self.applied = False
+        for name in (self.rotator, self.service):
+            if name in up:
+                self.sup.start(name)
+        if self.service not in up:
+            self.sup.stop(self.service)  # re-added groups autostart; it was not running before
+            return "the previous settings are back (the service was not running before)"
+        info = self.sup.wait_state(self.service, {RUNNING}, time.monotonic() + PUT_BACK_TIMEOUT,
+                                   fail={BACKOFF, FATAL, EXITED})
+        if info["statename"] == RUNNING:
+            return f"the previous service runs again (pid {info['pid']}), with the previous settings"
+        return f"the previous settings are back, but the previous service did not start either ({info['statename']})"
+
+    def _interrupted(self) -> outcome.Interrupted:
+        home = self.s.home
+        try:
+            if not self.running():
+                return outcome.Interrupted(f"interrupted: nothing runs for {home}", False)
+            states = self._states()
+        except Exception:  # noqa: BLE001 - a second Ctrl-C, a supervisord going away
+            return outcome.Interrupted(f"interrupted; see `cellsrun status --home {home}`", self.applied)
+        said = ", ".join(f"{n} is {states[n]['statename']}" for n in (self.service, self.rotator))
+        return outcome.Interrupted(
+            f"interrupted: {said} under {self.where()}, which goes on by itself; "
+            f"`cellsrun status --home {home}` shows how it goes, `cellsrun stop --home {home}` stops it",
+            self.applied)
 
     # -- processes outside supervisord's view ----------------------------------------------
 
     def _refuse_foreign_owner(self, found: list) -> None:
-        ours = self.supervisord_pid()
-        foreign = [m for m in found if m.role != orphans.SUPERVISORD_ROLE and m.owner not in (None, ours)]
-        if foreign:
-            owners = sorted({m.owner for m in foreign})
-            raise RuntimeFailure(
-                f"the programs of {self.s.home} already run under another supervisord (pid "
-                f"{', '.join(map(str, owners))}): " + ", ".join(f"{m.role} pid {m.pid}" for m in foreign)
-                + "; stop them there (supervisorctl) or remove their [program:] blocks first")
+        orphans.refuse_foreign(self.s, found, self.supervisord_pid())
 
     def end_orphans(self, found: list | None = None) -> str:
         """End this working dir's processes that no supervisord owns (service first, then
         the rotator once the FIFO is drained); returns the line that says so, or "".
         ``found``: :func:`orphans.members` if the caller has just looked."""
         found = orphans.members(self.s) if found is None else found
-        if not orphans.orphans(found):
-            return ""
-        hold = None
-        if os.path.exists(self.s.fifo):
-            try:
-                hold = os.open(self.s.fifo, os.O_RDWR | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
-            except OSError:
-                pass
-        try:
-            return orphans.end_orphans(self.s, found, self.s.stopwaitsecs)
-        finally:
-            if hold is not None:
-                os.close(hold)
+        return orphans.end_orphans(self.s, found, self.s.stopwaitsecs) if orphans.orphans(found) else ""
 
     def leftovers(self) -> list:
         """Every process of this working dir still running (psutil's view, not supervisord's)."""
         return orphans.members(self.s)
 
-    def _log_marks(self) -> dict:
-        """How long each program's log is now: a failure shows only what came after."""
-        marks = {}
-        for path in self._logs_of(ROTATOR) + self._logs_of(SERVICE) + self._logs_of(WEB):
-            try:
-                marks[path] = os.stat(path).st_size
-            except OSError:
-                marks[path] = 0
-        return marks
+    # -- stop ------------------------------------------------------------------------------
 
-    def _logs_of(self, name: str) -> list[str]:
-        if name == SERVICE:  # the shim's own messages, then what the service wrote
-            return [os.path.join(self.s.log_dir, EXEC_LOG), self.s.live_file]
-        if name == WEB:
-            return [os.path.join(self.s.log_dir, WEB_LOG)]
-        return [os.path.join(self.s.log_dir, ROTATE_LOG)]
-
-    def _last_words(self, name: str, marks: dict, lines: int = 15) -> str:
-        """The last lines ``name`` wrote during this start (not a stale error of an earlier one)."""
-        parts = [_read_since(path, marks.get(path, 0), 4000) for path in self._logs_of(name)]
-        text = "\n".join(p.strip("\n") for p in parts if p.strip())
-        return "\n".join(text.splitlines()[-lines:]) or "(nothing)"
-
-    def stop(self, everything: bool = False) -> list[int]:
-        """Stop the service and make sure none of its processes is left (returns the pids that
-        had to be killed). ``everything``: also let the rotator drain the FIFO, stop it and
-        shut supervisord down."""
+    def stop(self, everything: bool = False) -> tuple[str | None, list[int]]:
+        """Stop the service and make sure none of its processes is left. ``everything``:
+        also let the rotator drain the FIFO, then stop it and shut our supervisord down (the
+        system's keeps running). Returns the service's state before (None: no supervisord
+        answered) and the pids that had to be killed."""
         if not self.running():
-            return []
+            return None, []
+        was = self._states()[self.service]["statename"]
+        killed = self._stop_service() if was in UP else []
+        if everything:
+            self._wait_fifo_drained()
+            if self.system:  # never the system's supervisord itself: it runs other programs
+                for name in (self.rotator, self.web):
+                    if name:
+                        self.sup.stop(name)
+            else:
+                self.shutdown()
+        return was, killed
+
+    def _stop_service(self) -> list[int]:
+        """Stop the service; kill what escaped its process group. Returns the killed pids."""
         import psutil
-        tree = process_tree(self.sup.info(SERVICE).get("pid") or 0)
-        self.sup.stop(SERVICE)
+        tree = process_tree(self.sup.info(self.service).get("pid") or 0)
+        self.sup.stop(self.service)
         gone, alive = psutil.wait_procs(tree, timeout=self.s.stopwaitsecs + 5)
         for proc in alive:  # escaped the process group (setsid): not left behind either
             try:
                 proc.kill()
             except psutil.NoSuchProcess:
                 pass
-        killed = [p.pid for p in alive]
-        if everything:
-            self._wait_fifo_drained()
-            self.shutdown()
-        return killed
+        return [p.pid for p in alive]
 
     def _wait_fifo_drained(self, timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout
@@ -260,8 +368,10 @@ class Launcher:
             time.sleep(0.05)
 
     def shutdown(self) -> None:
-        """Stop both programs and supervisord itself, and wait for it to be gone."""
+        """Stop both programs and our supervisord itself, and wait for it to be gone."""
         import psutil
+        if self.system:
+            raise RuntimeFailure("refusing to shut the system's supervisord down")
         pid = self.supervisord_pid()
         try:
             self.sup.rpc.shutdown()
@@ -276,32 +386,9 @@ class Launcher:
                 raise RuntimeFailure(f"supervisord (pid {pid}) did not exit") from None
 
 
-
-def _topmost_missing(path: str) -> str | None:
-    """The highest directory of ``path`` that does not exist yet (what makedirs creates first)."""
-    top = None
-    while path and not os.path.lexists(path):
-        top = path
-        parent = os.path.dirname(path)
-        if parent == path:
-            break
-        path = parent
-    return top
-
-
-def _holds(path: str, inner: str) -> bool:
-    """``inner`` is ``path`` or lies below it."""
-    return os.path.commonpath([path, inner]) == path
-
-
-def _read_since(path: str, offset: int, nbytes: int) -> str:
-    """What ``path`` gained past ``offset`` (all of it if it was rotated since), at most the
-    last ``nbytes``."""
+def _read(path: str) -> str | None:
     try:
-        with open(path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            start = offset if size >= offset else 0
-            f.seek(max(start, size - nbytes))
-            return f.read().decode("utf-8", "replace")
+        with open(path, encoding="utf-8") as f:
+            return f.read()
     except OSError:
-        return ""
+        return None

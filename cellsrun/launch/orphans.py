@@ -12,8 +12,8 @@ with no owner is an **orphan**: its supervisord died (``kill -9``, the OOM kille
 parent-death signal did not end it (a set-uid service, one that ignores TERM, an older
 cellsrun). :func:`end_orphans` ends them in the order that loses nothing: the service's
 processes first (TERM; their last lines go into the FIFO), then the rotator once it has
-drained the FIFO. The caller holds the FIFO open meanwhile, so nothing written into it
-is dropped with the last descriptor.
+drained the FIFO, holding the FIFO open meanwhile, so nothing written into it is dropped
+with the last descriptor.
 """
 
 from __future__ import annotations
@@ -93,10 +93,39 @@ def orphans(found: list[Member]) -> list[Member]:
     return [m for m in found if m.role != SUPERVISORD_ROLE and m.owner is None]
 
 
+def refuse_foreign(s, found: list[Member], ours: int | None) -> None:
+    """RuntimeFailure if any of ``found`` runs under a supervisord other than ``ours``:
+    starting the programs again would make a second pair."""
+    from cellsrun.errors import RuntimeFailure
+    foreign = [m for m in found if m.role != SUPERVISORD_ROLE and m.owner not in (None, ours)]
+    if foreign:
+        owners = sorted({m.owner for m in foreign})
+        raise RuntimeFailure(
+            f"the programs of {s.home} already run under another supervisord (pid "
+            f"{', '.join(map(str, owners))}): " + ", ".join(f"{m.role} pid {m.pid}" for m in foreign)
+            + "; stop them there (supervisorctl) or remove their [program:] blocks first, "
+            "or name its configuration with --supervisor-conf")
+
+
 def end_orphans(s, found: list[Member], stopwaitsecs: float) -> str:
     """End the orphans among ``found``: service processes first (TERM, then KILL after
     ``stopwaitsecs``), then rotators (they exit by themselves once the FIFO is drained; TERM
-    when it is empty, KILL if they do not go). Returns the one line that says what was done."""
+    when it is empty, KILL if they do not go). Returns the one line that says what was done.
+    The FIFO is held open meanwhile, so nothing written into it goes with the last descriptor."""
+    hold = None
+    if os.path.exists(s.fifo):
+        try:
+            hold = os.open(s.fifo, os.O_RDWR | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            pass
+    try:
+        return _end(s, found, stopwaitsecs)
+    finally:
+        if hold is not None:
+            os.close(hold)
+
+
+def _end(s, found: list[Member], stopwaitsecs: float) -> str:
     from cellsrun.fifo import fifo_bytes
     gone = orphans(found)
     if not gone:

@@ -10,6 +10,11 @@ above them can swap them. So before anything is read or created:
   user or root, and not writable by group or others unless it has the sticky bit (as
   ``/tmp``: there, others cannot rename or remove what is ours).
 
+One more owner is accepted when the caller names it (``trusted``): the user that the
+system supervisord's own blocks for this working dir run as (``user=``, see
+:mod:`cellsrun.launch.system`), or the one `config --supervisor --user` hands it to. That
+user controls the programs anyway; nothing of the working dir then runs as the caller.
+
 A refusal is a :class:`RuntimeFailure` naming the path, its owner or mode, and the fix.
 """
 
@@ -29,9 +34,9 @@ def _user(uid: int) -> str:
         return f"uid {uid}"
 
 
-def _check(path: str, st: os.stat_result, what: str, allow_sticky: bool) -> None:
+def _check(path: str, st: os.stat_result, what: str, allow_sticky: bool, trusted=()) -> None:
     me = os.geteuid()
-    if st.st_uid not in (me, 0):
+    if st.st_uid not in (me, 0, *trusted):
         raise RuntimeFailure(
             f"{what} {path} is owned by {_user(st.st_uid)}, not by you ({_user(me)}) or root: "
             f"refusing to run what another user controls; use another --home, or take it over "
@@ -56,8 +61,21 @@ def _ancestors(path: str):
         yield path
 
 
-def check_working_dir(home: str, settings_file: str, run_dir: str, log_dir: str) -> None:
-    """Raise RuntimeFailure if any of these, or a directory above them, is unsafe (see above)."""
+def untrusted(path: str) -> str | None:
+    """Why the file ``path`` (a supervisord configuration) cannot be trusted, or None: it
+    must be owned by root or by the caller and not writable by group or others."""
+    try:
+        _check(path, os.stat(path), "the file", allow_sticky=False)
+    except RuntimeFailure as e:
+        return str(e)
+    except OSError as e:
+        return f"cannot read {path}: {e.strerror}"
+    return None
+
+
+def check_working_dir(home: str, settings_file: str, run_dir: str, log_dir: str, trusted=()) -> None:
+    """Raise RuntimeFailure if any of these, or a directory above them, is unsafe (see above).
+    ``trusted``: uids accepted as owners besides the caller and root."""
     for path, what in ((home, "working dir"), (log_dir, "log dir")):
         for parent in _ancestors(path):
             try:
@@ -66,11 +84,11 @@ def check_working_dir(home: str, settings_file: str, run_dir: str, log_dir: str)
                 continue
             except OSError:
                 continue  # cannot be seen: creating below it will fail with its own error
-            _check(parent, st, f"the directory above the {what}", allow_sticky=True)
+            _check(parent, st, f"the directory above the {what}", allow_sticky=True, trusted=trusted)
     for path, what in ((home, "working dir"), (settings_file, "settings file"),
                        (run_dir, "runtime dir"), (log_dir, "log dir")):
         try:
             st = os.stat(path)
         except OSError:
             continue  # not there yet: we create it, with our modes
-        _check(path, st, f"the {what}", allow_sticky=False)
+        _check(path, st, f"the {what}", allow_sticky=False, trusted=trusted)

@@ -9,13 +9,15 @@ def render(data: dict) -> str:
     """The status as a small table for people."""
     lines = []
     sd = data["supervisord"]
+    where = f"system: {sd['conf']}" if sd.get("managed_by") == "system" else data["home"]
     if sd["running"]:
-        lines.append(f"supervisord   running  pid {sd['pid']}  up {_duration(sd['uptime_s'])}  ({data['home']})")
+        lines.append(f"supervisord   running  pid {sd['pid']}  up {duration(sd['uptime_s'])}  ({where})")
     else:
-        lines.append(f"supervisord   not running  ({data['home']})")
+        lines.append(f"supervisord   not running  ({where})")
+    if data.get("hint"):
+        lines.append(f"  ({data['hint']})")
     for p in data["programs"]:
-        up = f"up {_duration(p['uptime_s'])}" if p["uptime_s"] is not None else p["description"]
-        lines.append(f"{p['name']:<13} {p['state']:<8} pid {p['pid'] or '-':<8} {up}")
+        lines.append(f"{p['name']:<13} {p['state']:<8} pid {p['pid'] or '-':<8} {_since(p)}")
     if data["service_tree"]:
         lines.append("service processes:")
         lines.append(f"  {'PID':>7} {'PPID':>7} {'RSS':>9} {'CPU%':>6}  NAME")
@@ -40,6 +42,24 @@ def render(data: dict) -> str:
     return "\n".join(lines)
 
 
+def _since(p: dict) -> str:
+    """The last column: how long it runs, or when it stopped and how (labelled)."""
+    if p["uptime_s"] is not None:
+        return f"up {duration(p['uptime_s'])}"
+    said = ""
+    if p.get("stopped_at"):
+        said = ("exited" if p["state"] == "EXITED" else "stopped") + " at " + p["stopped_at"][:19].replace("T", " ")
+    if p["state"] in ("BACKOFF", "FATAL"):
+        said = p["description"]
+    if p.get("exitstatus") is not None and p["state"] != "STOPPED":
+        said += f" (exit status {p['exitstatus']})"
+    if p["state"] == "STARTING":
+        said = "starting"
+    if not said and p["state"] == "STOPPED":
+        said = "not started yet"
+    return said or p["description"]
+
+
 def as_json(data: dict) -> str:
     return json.dumps(data, indent=2)
 
@@ -52,7 +72,7 @@ def _size(n: int) -> str:
     return str(n)
 
 
-def _duration(seconds) -> str:
+def duration(seconds) -> str:
     seconds = int(seconds or 0)
     d, rest = divmod(seconds, 86400)
     h, rest = divmod(rest, 3600)

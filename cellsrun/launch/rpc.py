@@ -10,6 +10,8 @@ from cellsrun.errors import RuntimeFailure
 
 # Process states that the launcher waits for (supervisor.states.ProcessStates names).
 RUNNING, BACKOFF, FATAL, EXITED = "RUNNING", "BACKOFF", "FATAL", "EXITED"
+STARTING, STOPPED = "STARTING", "STOPPED"
+UP = {RUNNING, STARTING, BACKOFF}   # states in which supervisord keeps (re)starting a program
 
 
 class Supervisor:
@@ -61,6 +63,18 @@ class Supervisor:
             if fine not in e.faultString:
                 raise RuntimeFailure(f"supervisord: {method}({name}) failed: {e.faultString}") from e
 
+    def last_exit(self, name: str, nbytes: int = 16384) -> str | None:
+        """How ``name`` last ended, as supervisord's own log says ("exit status 3",
+        "terminated by SIGKILL"): for an exit before startsecs it keeps the status nowhere else."""
+        import re
+        try:
+            text = self.rpc.readLog(-nbytes, 0)
+        except (OSError, xmlrpc.client.Error):
+            return None
+        process = name.split(":")[-1]
+        found = re.findall(rf"exited: {re.escape(process)} \((.*?); (?:not )?expected\)", text)
+        return found[-1] if found else None
+
     def tail(self, name: str, nbytes: int = 4000) -> str:
         """The end of what supervisord kept of ``name``'s own output."""
         try:
@@ -68,9 +82,26 @@ class Supervisor:
         except (xmlrpc.client.Error, OSError):
             return ""
 
+    def pid(self) -> int | None:
+        """supervisord's own pid (None if it does not answer)."""
+        try:
+            return int(self.rpc.getPID())
+        except (OSError, xmlrpc.client.Error, ValueError):
+            return None
+
+    def reload(self) -> tuple[list, list, list]:
+        """Have supervisord read its configuration again; returns the program groups
+        (added, changed, removed) that :meth:`apply` would act on."""
+        added, changed, removed = self.call("reloadConfig")[0]
+        return added, changed, removed
+
     def update(self) -> None:
         """Apply a changed supervisord.conf: re-add the program groups that changed."""
-        added, changed, removed = self.call("reloadConfig")[0]
+        self.apply(*self.reload())
+
+    def apply(self, added: list, changed: list, removed: list) -> None:
+        """Stop and remove the groups that changed or went, add the changed and new ones
+        (supervisord autostarts them), as `supervisorctl update` does."""
         for name in removed + changed:
             self.call("stopProcessGroup", name, True)
             self.call("removeProcessGroup", name)

@@ -185,18 +185,34 @@ def _shown(value) -> str:
         return repr(value)
 
 
-def resolve(home: str | None, flags: dict, env=os.environ) -> Settings:
+def locate(home: str | None, env=os.environ, must_exist: bool = False) -> Settings:
+    """The paths of a working dir (defaults only, nothing read yet), refused when supervisord
+    could not hold them (UsageError), when the working dir is not a directory (UsageError),
+    or, with ``must_exist``, when it does not exist (RuntimeFailure: nothing to look at)."""
+    s = Settings(home or default_home(env), env.get("CELLS_LOG_DIR") or None)
+    from cellsrun.launch.supervisor_conf import check_path
+    check_path(s.home, "the working dir")
+    check_path(s.log_dir, "the log dir")
+    if os.path.exists(s.home) and not os.path.isdir(s.home):
+        raise UsageError(f"the working dir {s.home} is not a directory (see --home)")
+    if must_exist and not os.path.isdir(s.home):
+        from cellsrun.errors import RuntimeFailure
+        raise RuntimeFailure(f"the working dir {s.home} does not exist: nothing was started there "
+                             "(see --home and $CELLS_WORKING_DIR)")
+    return s
+
+
+def resolve(home: str | None, flags: dict, env=os.environ, trusted=(), must_exist: bool = False) -> Settings:
     """Settings from flags > env > cellsrun.toml > defaults.
 
     ``flags``: the fields the user gave on the command line (only those); when any is given,
     the caller saves the result so that the next `cellsrun start` remembers it.
+    ``trusted``: uids that may own the working dir besides the caller and root
+    (:mod:`cellsrun.launch.ownership`).
     """
-    s = Settings(home or default_home(env), env.get("CELLS_LOG_DIR") or None)
+    s = locate(home, env, must_exist)
     from cellsrun.launch.ownership import check_working_dir
-    from cellsrun.launch.supervisor_conf import check_path
-    check_path(s.home, "the working dir")
-    check_path(s.log_dir, "the log dir")
-    check_working_dir(s.home, s.settings_file, s.run_dir, s.log_dir)
+    check_working_dir(s.home, s.settings_file, s.run_dir, s.log_dir, trusted)
     s.load_file()
     if env.get("PYDIO_LOGS_LEVEL"):
         try:

@@ -31,11 +31,15 @@ from cellsrun.errors import UsageError
 _PLAIN_ARG = re.compile(r"[A-Za-z0-9_@+=:,./-]+")   # needs no quoting (shlex's safe set, no %)
 
 
-def _check_text(text: str, what: str) -> None:
+WRAPPER_HINT = ("; put the command in a wrapper script (#!/bin/sh, then `exec` the service with "
+                "its arguments) and give that script instead")
+
+
+def _check_text(text: str, what: str, hint: str = "") -> None:
     for bad, name in (("\n", "a newline"), ("\r", "a carriage return"), ("\0", "a NUL byte")):
         if bad in text:
             raise UsageError(f"{what} {text!r} holds {name}, which cannot reach the service "
-                             "through supervisord's configuration")
+                             f"through supervisord's configuration{hint}")
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -60,7 +64,7 @@ def check_path(path: str, what: str) -> None:
 
 def quote_arg(arg: str) -> str:
     """One argument as supervisord's ``command=`` must hold it (see the module's docstring)."""
-    _check_text(arg, "the argument")
+    _check_text(arg, "the argument", WRAPPER_HINT)
     if _PLAIN_ARG.fullmatch(arg):
         return arg
     out = []
@@ -115,19 +119,32 @@ def web_argv(s) -> list[str]:
                               "--listen", s.web_listen, "--no-login-url"]
 
 
-def programs(s, require_cells: bool = True) -> str:
-    """The [program:] blocks: the rotator, the service, and with ``s.web`` the page (also what
-    `cellsrun config --supervisor` prints, where ``require_cells=False`` lets `cells start`
-    stand even if cells is not installed yet)."""
+def programs(s, require_cells: bool = True, user=None) -> str:
+    """The [program:] blocks: the rotator, the service, and with ``s.web`` the page (also
+    what `cellsrun config --supervisor` prints, where ``require_cells=False`` lets `cells
+    start` stand even if cells is not installed yet).
+    ``user`` (a :mod:`pwd` entry): both programs run as that user (``user=``), with its
+    HOME, USER and LOGNAME, as a login would set them (supervisord sets none of them)."""
+    user_setting = "; user= : the user who runs supervisord"
+    user_env = ""
+    if user is not None:
+        _check_text(user.pw_name, "the user name")
+        user_setting = f"user={user.pw_name}"
+        user_env = f',USER="{user.pw_name}",LOGNAME="{user.pw_name}"'
+        try:
+            check_path(user.pw_dir, "the user's home")
+            user_env += f',HOME="{user.pw_dir}"'
+        except UsageError:
+            pass  # a home supervisord cannot hold: the service gets supervisord's HOME
+    common = {"log_dir": _value(s.log_dir), "home": _value(s.home), "marker": HOME_MARKER,
+              "user_setting": user_setting, "user_env": user_env}
     web = _render("web.conf.tmpl", {
-        "web": WEB, "web_command": _command(web_argv(s)), "log_dir": _value(s.log_dir),
-        "home": _value(s.home), "marker": HOME_MARKER}) if s.web else ""
+        "web": WEB, "web_command": _command(web_argv(s)), **common}) if s.web else ""
     return _render("programs.conf.tmpl", {
         "rotator": ROTATOR, "service": SERVICE,
         "rotate_command": _command(rotate_argv(s)),
         "exec_command": _command(exec_argv(s, require_cells)),
-        "log_dir": _value(s.log_dir), "home": _value(s.home), "marker": HOME_MARKER,
-        "startsecs": str(int(s.startsecs)), "stopwaitsecs": str(int(s.stopwaitsecs)),
+        "startsecs": str(int(s.startsecs)), "stopwaitsecs": str(int(s.stopwaitsecs)), **common,
     }) + web
 
 
@@ -140,10 +157,14 @@ def render(s) -> str:
     })
 
 
-def system_blocks(s) -> str:
+def system_blocks(s, user=None) -> str:
     """What `cellsrun config --supervisor` prints: a header saying where it goes, the blocks."""
-    return (_render("system-header.conf.tmpl", {"home": s.home, "log_dir": s.log_dir}) + "\n"
-            + programs(s, require_cells=False))
+    run_as = f"run as the user {user.pw_name}" if user is not None else \
+        "run as the user who runs supervisord\n; (root under a system supervisord: running Cells as root is not advised; see --user)"
+    owned_by = f", owned by {user.pw_name}" if user is not None else ""
+    return (_render("system-header.conf.tmpl", {"home": s.home, "log_dir": s.log_dir, "run_as": run_as,
+                                                "owned_by": owned_by}) + "\n"
+            + programs(s, require_cells=False, user=user))
 
 
 def write(s, text: str | None = None) -> bool:

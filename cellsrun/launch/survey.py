@@ -12,34 +12,29 @@ import time
 
 from cellsrun.defaults import SERVICE
 from cellsrun.fifo import fifo_bytes
-from cellsrun.launch.processes import process_tree, supervisord_pid, tree_usage
+from cellsrun.launch.outcome import EXEC_LOG, ROTATE_LOG, WEB_LOG  # noqa: F401 - names status shows
+from cellsrun.launch.processes import process_tree, tree_usage
+from cellsrun.launch.tails import read_tail
 from cellsrun.rotationlog import last_rotation
 
-ROTATE_LOG = "cellsrun-rotate.log"   # the rotator's stderr, kept by supervisord in the log dir
-EXEC_LOG = "cellsrun-exec.log"       # the exec shim's own messages (names as in etc/programs.conf.tmpl)
-WEB_LOG = "cellsrun-web.log"         # the page's output (etc/web.conf.tmpl)
+STOPPED_STATES = {"STOPPED", "EXITED", "BACKOFF", "FATAL"}
 
 
-def read_tail(path: str, nbytes: int) -> str | None:
-    """The last ``nbytes`` of a file as text, or None if it cannot be read."""
-    try:
-        with open(path, "rb") as f:
-            f.seek(max(0, os.fstat(f.fileno()).st_size - nbytes))
-            return f.read().decode("utf-8", "replace")
-    except OSError:
-        return None
-
-
-def collect(s, sup) -> dict:
-    """Everything status shows for settings ``s`` and the supervisord client ``sup``."""
+def collect(launcher) -> dict:
+    """Everything status shows for a :class:`cellsrun.launch.launcher.Launcher` (its
+    settings, its supervisord: ours or the system's)."""
     import psutil
     from cellsrun.clock import Clock
+    s = launcher.s
     now = time.time()
     clock = Clock()
     tail = read_tail(os.path.join(s.log_dir, ROTATE_LOG), 65536)
-    out = {"home": s.home, "log_dir": s.log_dir,
-           "supervisord": {"running": False, "pid": None, "uptime_s": None}, "programs": [],
-           "orphans": [],
+    system = launcher.system
+    out = {"home": s.home, "log_dir": s.log_dir, "service": launcher.service,
+           "supervisord": {"running": False, "pid": None, "uptime_s": None,
+                           "managed_by": "system" if system else "cellsrun",
+                           "conf": system.conf if system else s.conf},
+           "programs": [], "orphans": [],
            "service_tree": [], "cells_out_bytes": None, "fifo_bytes": fifo_bytes(s.fifo),
            "last_rotation": last_rotation(tail) if tail else None,
            "next_rotation": _dt.datetime.fromtimestamp(
@@ -52,22 +47,42 @@ def collect(s, sup) -> dict:
         pass
     from cellsrun.launch import orphans
     out["orphans"] = [m.as_dict() for m in orphans.orphans(orphans.members(s))]
-    pid = supervisord_pid(s.pidfile)
-    if pid is None or not sup.alive():
+    if not launcher.running():
+        if not system and not os.path.exists(s.conf):
+            out["hint"] = ("cellsrun's own supervisord never ran here; if the system's supervisord runs "
+                           "this working dir, name its configuration with --supervisor-conf")
         return out
-    out["supervisord"] = {"running": True, "pid": pid,
-                          "uptime_s": round(now - psutil.Process(pid).create_time(), 1)}
+    pid = launcher.supervisord_pid()
+    try:
+        uptime = round(now - psutil.Process(pid).create_time(), 1) if pid else None
+    except psutil.Error:
+        uptime = None
+    out["supervisord"].update(running=True, pid=pid, uptime_s=uptime)
+    ours = {launcher.service, launcher.rotator, launcher.web}
     service_pid = 0
-    for info in sup.all_info():
-        running = info["statename"] == "RUNNING"
-        out["programs"].append({"name": info["name"], "state": info["statename"],
-                                "pid": info["pid"] or None,
-                                "uptime_s": info["now"] - info["start"] if running else None,
-                                "description": info["description"]})
-        if info["name"] == SERVICE and running:
+    for info in launcher.sup.all_info():
+        name = info["name"] if info["group"] == info["name"] else f"{info['group']}:{info['name']}"
+        if system and name not in ours:
+            continue  # the system's supervisord runs other programs too
+        out["programs"].append(_program(name, info))
+        if name == launcher.service and info["statename"] == "RUNNING":
             service_pid = info["pid"]
+    if system and not out["programs"]:
+        out["hint"] = (f"the system's supervisord has not loaded the blocks of {s.home} ({system.blocks}) "
+                       "yet: `supervisorctl reread && supervisorctl update` loads them")
     out["service_tree"] = tree_usage(process_tree(service_pid))
     return out
+
+
+def _program(name: str, info: dict) -> dict:
+    state = info["statename"]
+    stopped = state in STOPPED_STATES and info.get("stop")
+    return {"name": name, "state": state, "pid": info["pid"] or None,
+            "uptime_s": info["now"] - info["start"] if state == "RUNNING" else None,
+            "stopped_at": _dt.datetime.fromtimestamp(info["stop"]).astimezone().isoformat(timespec="seconds")
+            if stopped else None,
+            "exitstatus": info.get("exitstatus") if state in ("EXITED", "BACKOFF", "FATAL") else None,
+            "description": info["description"]}
 
 
 def web_urls(s) -> dict:
@@ -87,4 +102,4 @@ def web_urls(s) -> dict:
 def exit_code(data: dict) -> int:
     """status exits 0 when the service is RUNNING, 1 otherwise."""
     states = {p["name"]: p["state"] for p in data["programs"]}
-    return 0 if states.get(SERVICE) == "RUNNING" else 1
+    return 0 if states.get(data.get("service", SERVICE)) == "RUNNING" else 1
