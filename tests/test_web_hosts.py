@@ -177,3 +177,23 @@ def test_a_host_that_starts_sending_appears_and_one_removed_drops_out(tmp_path):
         assert status == 200 and page["hosts"] == ["a", "c"] and len(page["entries"]) == 2
     finally:
         s.stop()
+
+
+def test_before_an_entry_goes_on_with_every_host(server):
+    """``before=<id>`` (the page trims its oldest rows while Live is on, and goes on from the
+    oldest it kept): the entries after that row, every host's, as paging would give them."""
+    every = all_pages(server, [("q", "login")], 1000)
+    status, page = get_json(server, "/api/entries", [("q", "login"), ("limit", "20")])
+    for k in (0, 7, 19):
+        got, before = [], page["entries"][k]["id"]
+        while True:
+            status, more = get_json(server, "/api/entries", [("q", "login"), ("limit", "13"), ("before", before)])
+            assert status == 200, more
+            got += more["entries"]
+            if not more["next"]:
+                break
+            before = more["entries"][-1]["id"] if more["entries"] else None
+            assert before, "a page cut short by the time budget (not expected on these small files)"
+        assert [(r["host"], r["msg"]) for r in got] == [(r["host"], r["msg"]) for r in every[k + 1:]], k
+    status, err = get_json(server, "/api/entries", [("before", page["entries"][0]["id"]), ("cursor", page["next"])])
+    assert status == 400

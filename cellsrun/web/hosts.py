@@ -130,12 +130,17 @@ class HostsApi(Api):
     def entries(self, request):
         """GET /api/entries: a page of every host's matches, newest first, merged by time."""
         began = time.perf_counter()
-        p = self.params(request, ("cursor", "limit"))
+        p = self.params(request, ("cursor", "before", "limit"))
         q = self.query(p)
         limit = self.int_param(p, "limit", 100, 1, 1000)
         every = self.hosts
         hosts = self.chosen(p, every)
-        cursor = self.handle("cursor", p["cursor"], every) if p.get("cursor") else None
+        if p.get("cursor") and p.get("before"):
+            raise ApiError(400, "give a cursor or before, not both")
+        # An entry's id holds where every host goes on after it (see below): "before" an entry
+        # is a cursor too.
+        cursor = (self.handle("cursor", p["cursor"], every) if p.get("cursor") else
+                  self.handle("entry", p["before"], every) if p.get("before") else None)
         warnings: list[str] = []
         heads, pages, total_files = {}, {}, 0
         for rank, h in enumerate(hosts):
@@ -167,9 +172,15 @@ class HostsApi(Api):
             if len(taken) == limit or -item[0] < floor:
                 break
             taken.append(item)
+        # Each row's id: its own host's position first (the detail reads it), then where each
+        # host would go on if the page ended with this row (the page's "before").
+        going = {name: start for name, (_, start, _) in pages.items()}
         used = {name: 0 for name in pages}
+        ids = []
         for item in taken:
             used[item[3]] += 1
+            going[item[3]] = item[4]
+            ids.append(self.signer.host_positions("entry", {item[3]: item[4], **going}))
         nxt = {}
         for name, (_, start, page) in pages.items():
             k = used[name]
@@ -179,8 +190,7 @@ class HostsApi(Api):
             else:  # before the oldest entry given out (or where this page began)
                 nxt[name] = page.entries[k - 1][0] if k else start
         return JSONResponse({
-            "entries": [dict(row(e, self.signer.host_positions("entry", {name: pos})), host=name)
-                        for _, _, _, name, pos, e in taken],
+            "entries": [dict(row(item[5], handle), host=item[3]) for item, handle in zip(taken, ids)],
             "next": self.signer.host_positions("cursor", nxt) if nxt else None,
             "head": self.signer.host_positions("head", heads) if cursor is None else None,
             "warnings": warnings, "dir": ", ".join(h.directory for h in hosts),
@@ -192,9 +202,9 @@ class HostsApi(Api):
         p = self.params(request, ("id",))
         every = self.hosts
         got = self.handle("entry", p.get("id", ""), every)
-        if len(got) != 1 or None in got.values():
+        name, pos = next(iter(got.items()), (None, None))
+        if pos is None:
             raise ApiError(400, "invalid entry id")
-        (name, pos), = got.items()
         directory = next(h.directory for h in every if h.name == name)
         files = select_files(directory, self.name, None, None) if os.path.isdir(directory) else []
         try:
