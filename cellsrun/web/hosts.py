@@ -14,6 +14,7 @@ after the oldest time such a host has shown are given out, the rest wait for the
 
 from __future__ import annotations
 
+import copy
 import heapq
 import os
 import threading
@@ -141,6 +142,11 @@ class HostsApi(Api):
         # is a cursor too.
         cursor = (self.handle("cursor", p["cursor"], every) if p.get("cursor") else
                   self.handle("entry", p["before"], every) if p.get("before") else None)
+        # A live row's id knows only its own host's place: the others go on from their newest
+        # entry at or before that row's time.
+        narrow = None
+        if p.get("before") and None in cursor.values():
+            narrow = self.time_of(*next(iter(cursor.items())), every)
         warnings: list[str] = []
         heads, pages, total_files = {}, {}, 0
         for rank, h in enumerate(hosts):
@@ -152,7 +158,11 @@ class HostsApi(Api):
                 start = heads[h.name] = self.top(files)
             else:
                 start = cursor[h.name]
-            newest = Newest(Reader(q), self.gz_cache)
+            hq = q
+            if start is None and narrow is not None:
+                hq = copy.copy(q)
+                hq.until = narrow if q.until is None else min(q.until, narrow)
+            newest = Newest(Reader(hq), self.gz_cache)
             newest.warnings = warnings
             try:
                 page = newest.page(files, start, limit)
@@ -196,6 +206,14 @@ class HostsApi(Api):
             "warnings": warnings, "dir": ", ".join(h.directory for h in hosts),
             "hosts": [h.name for h in every], "files": total_files},
             headers={"Server-Timing": f"read;dur={(time.perf_counter() - began) * 1000:.1f}"})
+
+    def time_of(self, name: str, pos, every: list) -> float | None:
+        """The time of the entry at ``pos`` in host ``name``'s files (409 if it is gone)."""
+        directory = next(h.directory for h in every if h.name == name)
+        try:
+            return line_at(select_files(directory, self.name, None, None), pos, self.gz_cache).ts
+        except (StalePosition, OSError, ValueError) as e:
+            raise ApiError(409, f"{name}: {e}; reload the page") from None
 
     def entry(self, request):
         """GET /api/entry?id=: one entry, every field, the raw line and its host."""
