@@ -145,7 +145,15 @@ def test_live_events_of_every_host_with_their_host(tmp_path):
         wait_for(lambda: len(events.entries) >= 3, 10, "three live entries", lambda: str(got()) + s.text())
         time.sleep(1.0)  # a doubled line would be here by now (the hosts are polled every 0.25 s)
         assert got() == [("col", "m3"), ("rot", "m2"), ("rot", "m4")] and not events.problems
-        assert all(e["detail"]["host"] == e["host"] for e in events.entries)
+        for e in events.entries:  # a live row opens by its id, with its host
+            status, d = get_json(s, "/api/entry", [("id", e["id"])])
+            assert status == 200 and (d["host"], d["msg"]) == (e["host"], e["msg"]), d
+        # Older entries from a live row (the page trims its oldest rows while Live is on): every
+        # host's entries before it, newest first.
+        m3 = next(e for e in events.entries if e["msg"] == "m3")
+        status, older = get_json(s, "/api/entries", [("before", m3["id"])])
+        assert status == 200, older
+        assert [(r["host"], r["msg"]) for r in older["entries"]] == [("rot", "m2"), ("col", "m1"), ("rot", "m0")]
     finally:
         if events:
             events.close()
