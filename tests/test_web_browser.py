@@ -316,3 +316,70 @@ def test_usable_at_desktop_and_phone_width(browser, server, width):
     pg.click("#filter-btn")
     assert pg.locator("#filter-menu").is_visible()
     context.close()
+
+
+def _own_page(browser, s):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, timezone_id=ZONE)
+    pg = context.new_page()
+    pg.errors = []
+    pg.on("pageerror", lambda e: pg.errors.append(str(e)))
+    pg.goto(s.login)
+    return context, pg
+
+
+def test_files_skipped_are_shown_above_the_table(browser, tmp_path):
+    """A damaged archive and a cells.out that is a symlink: the page says which files it
+    skipped and why, and shows the entries of the others."""
+    d = tmp_path / "logs"
+    d.mkdir()
+    yesterday = today() - dt.timedelta(days=1)
+    before = today() - dt.timedelta(days=2)
+    y0 = dt.datetime.combine(yesterday, dt.time(12), UTC).timestamp()
+    (d / f"cells.out.{before}.gz").write_bytes(b"not gzip at all\n")
+    (d / f"cells.out.{yesterday}").write_text("".join(line(i, y0 + i) for i in range(5)))
+    (tmp_path / "elsewhere.log").write_text(line(99, time.time(), msg="a line of another log"))
+    (d / "cells.out").symlink_to(tmp_path / "elsewhere.log")
+    s = WebServer(tmp_path, env=child_env(TZ=ZONE))
+    context, pg = _own_page(browser, s)
+    try:
+        pg.wait_for_selector("#rows tr")
+        assert msg_ids(pg) == [4, 3, 2, 1, 0]
+        for text in (f"skipped {d / f'cells.out.{before}.gz'}: not a gzip file",
+                     f"skipped {d / 'cells.out'}: not a regular file (a symbolic link)"):
+            wait_for(lambda: pg.get_by_text(text).is_visible(), 10, f"{text!r} shown",
+                     lambda: pg.inner_text("main")[:500])
+        assert "another log" not in pg.inner_text("main") and pg.errors == []
+    finally:
+        context.close()
+        s.stop()
+
+
+def test_live_keeps_the_newest_2000_rows_and_older_entries_go_on_from_there(browser, tmp_path):
+    d = tmp_path / "logs"
+    d.mkdir()
+    now = time.time()
+    (d / "cells.out").write_text("".join(line(i, now - 100 + i / 100) for i in range(150)))
+    s = WebServer(tmp_path, env=child_env(TZ=ZONE))
+    context, pg = _own_page(browser, s)
+    try:
+        pg.wait_for_selector("#rows tr")
+        wait_rows(pg, "the first page", lambda r: len(r) == 100)
+        pg.check("#live", force=True)
+        wait_for(lambda: pg.evaluate("document.body.classList.contains('is-live')"), 5, "live on")
+        pg.wait_for_timeout(500)
+        with open(d / "cells.out", "a") as f:
+            for k in range(5):  # 2,500 new lines, in five writes
+                f.write("".join(line(i, now - 50 + i / 100) for i in range(150 + k * 500, 150 + (k + 1) * 500)))
+                f.flush()
+                pg.wait_for_timeout(300)
+        wait_rows(pg, "the newest line on top", lambda r: r[0][5].endswith("#2649"), timeout=20)
+        ids = msg_ids(pg)
+        assert ids == list(range(2649, 649, -1))  # the newest 2,000, in order, nothing repeated
+        pg.uncheck("#live", force=True)
+        pg.click("#older")
+        wait_rows(pg, "100 older rows", lambda r: len(r) == 2100)
+        assert msg_ids(pg) == list(range(2649, 549, -1))  # on from the oldest kept: none skipped
+        assert pg.errors == []
+    finally:
+        context.close()
+        s.stop()

@@ -34,16 +34,24 @@ class Unreadable(Exception):
 
 
 def select_files(directory: str, name: str, first: _dt.date | None, last: _dt.date | None) -> list[LogFile]:
-    """The files whose day lies in [first, last] (None: unbounded), oldest first: the archives
-    (regular files only, see :meth:`ArchiveNames.scan`), then the live file. The live file is
-    listed whatever it is (so that a FIFO or a symlink there is reported when it is opened, not
-    silently left out); its day is that of its last write (``lstat``: a symlink is not
-    followed), today when it is empty."""
+    """The files whose day lies in [first, last] (None: unbounded), oldest first: the archives,
+    then the live file. Every name of ours is listed whatever it is — a FIFO or a symlink named
+    like an archive or in place of the live file — so that it is reported when it is opened
+    (:func:`open_log` refuses it: the reader's warning), not silently left out. The live
+    file's day is that of its last write (``lstat``: a symlink is not followed), today when
+    it is empty."""
     names = ArchiveNames(name)
+    archives = []
     try:
-        archives, _ = names.scan(directory)
+        with os.scandir(directory) as it:
+            for entry in it:
+                if entry.name.startswith(name):
+                    archive = names.parse(entry.name)
+                    if archive is not None:
+                        archives.append(archive)
     except FileNotFoundError:
-        archives = []
+        pass
+    archives.sort()
     files = [LogFile(a.path(directory), a.day, a.compressed, False) for a in archives
              if (first is None or a.day >= first) and (last is None or a.day <= last)]
     live = os.path.join(directory, name)
@@ -95,10 +103,10 @@ def open_log(path: str):
         raise
 
 
-def plain_chunks(f, start: int):
-    """The bytes of ``f`` from ``start``, BLOCK at a time."""
+def plain_chunks(f, start: int, size: int = BLOCK):
+    """The bytes of ``f`` from ``start``, ``size`` at a time."""
     f.seek(start)
-    return iter(lambda: f.read(BLOCK), b"")
+    return iter(lambda: f.read(size), b"")
 
 
 def gunzip(f):
@@ -106,26 +114,43 @@ def gunzip(f):
     (bounded memory whatever the ratio: a gzip bomb included); concatenated members are read
     as one stream, as gzip does. Raises :class:`Unreadable` for a file that is not gzip, or is
     damaged or cut short, once the chunks before the damage have been given."""
-    import zlib
-    d = zlib.decompressobj(31)
-    done = 0  # decompressed bytes so far
-    while True:
-        if d.eof:  # a member ended: another may follow
-            data = d.unused_data or f.read(GZ_IN)
-            if not data:
-                return
-            d = zlib.decompressobj(31)
-        else:
-            data = d.unconsumed_tail or f.read(GZ_IN)
-            if not data:
-                raise Unreadable(f"gzip data cut short after {done} bytes" if done or f.tell()
-                                 else "empty, not a gzip file")
-        try:
-            out = d.decompress(data, GZ_OUT)
-        except zlib.error as e:
-            reason = str(e).split(": ", 1)[-1]
-            raise Unreadable(f"damaged gzip data after {done} bytes ({reason})" if done
-                             else f"not a gzip file ({reason})") from None
-        if out:
-            done += len(out)
-            yield out
+    return Inflater(f).chunks()
+
+
+class Inflater:
+    """:func:`gunzip`'s loop, with its state in view: ``d`` (the zlib decompressor of the
+    member under way, which also holds the input read but not yet used), ``done`` (bytes
+    given so far) and the file's position. The page's ``.gz`` index keeps copies of that
+    state (see :mod:`gzindex`) and resumes from one with the same reads, so it gets the very
+    bytes, and meets the very damage, that gunzip does."""
+
+    def __init__(self, f, d=None, done: int = 0):
+        import zlib
+        self.f = f
+        self.d = d if d is not None else zlib.decompressobj(31)
+        self.done = done
+
+    def chunks(self):
+        import zlib
+        f = self.f
+        while True:
+            d = self.d
+            if d.eof:  # a member ended: another may follow
+                data = d.unused_data or f.read(GZ_IN)
+                if not data:
+                    return
+                d = self.d = zlib.decompressobj(31)
+            else:
+                data = d.unconsumed_tail or f.read(GZ_IN)
+                if not data:
+                    raise Unreadable(f"gzip data cut short after {self.done} bytes" if self.done or f.tell()
+                                     else "empty, not a gzip file")
+            try:
+                out = d.decompress(data, GZ_OUT)
+            except zlib.error as e:
+                reason = str(e).split(": ", 1)[-1]
+                raise Unreadable(f"damaged gzip data after {self.done} bytes ({reason})" if self.done
+                                 else f"not a gzip file ({reason})") from None
+            if out:
+                self.done += len(out)
+                yield out

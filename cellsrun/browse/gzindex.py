@@ -6,6 +6,17 @@ memory, and every ``spacing`` decompressed bytes a copy of the decompressor's st
 (``zlib.decompressobj().copy()``: the 32 KiB window and the inflate state, ~40 KiB). A later
 read of [a, b) seeks to the compressed offset of the nearest point before ``a``, resumes from a
 copy of its state, and inflates at most ``spacing + (b - a)`` bytes.
+One more point is kept a little before the end (:data:`TAIL`), where a first page reads.
+
+The inflating is the browser's own (:class:`files.Inflater`, what :func:`files.gunzip` runs):
+a point is its state between two reads, and a read resumes it with the same reads, so the
+content is exactly what ``cellsrun logs`` gets — members read as one stream, and a damaged or
+cut archive ending where gunzip stops, with the same reason (:attr:`GzIndex.error`, the text
+of the reader's warning).
+
+Each point also notes where the line under way there started (:attr:`Point.line_start`), so
+that the start of a line — needed to cut an over-long line where the reader cuts it — is found
+with one read, however long the line.
 
 The points of all archives together are bounded (:data:`MAX_POINTS`, about 10 MiB): the
 least recently used archive's index is dropped first, and a big archive gets sparser points.
@@ -16,120 +27,115 @@ from __future__ import annotations
 
 import os
 import threading
-import zlib
-from collections import OrderedDict
+from collections import OrderedDict, deque
+
+from cellsrun.browse.files import Inflater, Unreadable
 
 SPACING = 8 << 20        # decompressed bytes between two points (at least)
 MAX_POINTS = 256         # points kept over all archives (~40 KiB each)
 POINTS_PER_FILE = 128    # a bigger archive gets sparser points
-CHUNK = 1 << 16          # compressed bytes read at a time
-OUT_BOUND = 1 << 20      # decompressed bytes produced per call (bounded memory whatever the ratio)
+TAIL = 1 << 20           # the last point is at least this far before the end (a first page's reads)
+MAX_PENDING = 64 << 10   # no point where the decompressor holds more unused input than this (a bomb)
+
+
+class Point:
+    """A place to resume inflating: ``comp`` (offset in the compressed file), ``pos`` (offset
+    in the content), ``state`` (the decompressor there; copied before use), ``line_start``
+    (where the line under way at ``pos`` started). ``first``: free for the index's reader to
+    note what it learnt there (newest keeps the first timestamped line after ``pos``)."""
+
+    __slots__ = ("comp", "pos", "state", "line_start", "first")
+
+    def __init__(self, comp: int, pos: int, state, line_start: int):
+        self.comp, self.pos, self.state, self.line_start = comp, pos, state, line_start
+        self.first = None
 
 
 class GzIndex:
-    """Points into one gzip file (all members of a multi-member file). ``size``: the length of
-    its decompressed content (a truncated or corrupt tail ends the content where it breaks)."""
+    """Points into one gzip file. ``size``: the length of its content; ``error``: why the
+    content ends before the file does (damaged, cut short: the reader's words), else None."""
 
     def __init__(self, f, comp_size: int):
         self.spacing = max(SPACING, comp_size * 12 // POINTS_PER_FILE)
-        self.points: list[tuple[int, int, object]] = []  # (compressed offset, decompressed offset, state)
+        self.points: list[Point] = []
         self.size = 0
+        self.error: str | None = None
         self._build(f)
 
     def _build(self, f) -> None:
         f.seek(0)
-        d = zlib.decompressobj(31)
-        self.points.append((0, 0, d.copy()))
-        read = out_pos = 0
+        inf = Inflater(f)
+        self.points.append(Point(0, 0, inf.d.copy(), 0))
+        last_nl = -1
         next_point = self.spacing
-        while True:
-            data = f.read(CHUNK)
-            if not data:
-                out_pos += _drain(d, lambda out: None)
-                break
-            read += len(data)
-            try:
-                d, produced = _inflate_all(d, data, lambda out: None)
-            except zlib.error:
-                break  # corrupt from here on: the content ends where it breaks
-            out_pos += produced
-            if out_pos >= next_point:
-                self.points.append((read, out_pos, d.copy()))
-                next_point = out_pos + self.spacing
-        self.size = out_pos
+        tail: deque[Point] = deque(maxlen=4)  # the last places a point could be taken (since the last point)
+        try:
+            for out in inf.chunks():
+                r = out.rfind(b"\n")
+                if r >= 0:
+                    last_nl = inf.done - len(out) + r
+                if _pending(inf.d) <= MAX_PENDING:
+                    point = Point(f.tell(), inf.done, inf.d.copy(), last_nl + 1)
+                    if inf.done >= next_point:
+                        self.points.append(point)
+                        next_point = inf.done + self.spacing
+                        tail.clear()
+                    else:
+                        tail.append(point)
+        except Unreadable as e:
+            self.error = str(e)
+        # A point a little before the end: a first page (the newest lines) inflates little.
+        near_end = [p for p in tail if p.pos <= inf.done - TAIL]
+        if near_end:
+            self.points.append(near_end[-1])
+        self.size = inf.done
+
+    def point_before(self, offset: int) -> Point:
+        """The last point at or before content offset ``offset``."""
+        points = self.points
+        lo, hi = 0, len(points) - 1
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if points[mid].pos <= offset:
+                lo = mid
+            else:
+                hi = mid - 1
+        return points[lo]
 
     def read(self, f, start: int, stop: int) -> bytes:
         """The decompressed bytes [start, stop) (clamped to the content)."""
         stop = min(stop, self.size)
         if start >= stop:
             return b""
-        i = _last_at_or_before(self.points, start)
-        comp, pos, state = self.points[i]
-        d = state.copy()
-        f.seek(comp)
+        p = self.point_before(start)
+        f.seek(p.comp)
+        inf = Inflater(f, p.state.copy(), p.pos)
         parts: list[bytes] = []
-
-        def take(out: bytes) -> None:
-            nonlocal pos
-            lo, hi = max(start, pos), min(stop, pos + len(out))
-            if lo < hi:
-                parts.append(out[lo - pos:hi - pos])
-            pos += len(out)
-
-        while pos < stop:
-            data = f.read(CHUNK)
-            if not data:
-                _drain(d, take)
-                break
-            try:
-                d, _ = _inflate_all(d, data, take, stop_when=lambda: pos >= stop)
-            except zlib.error:
-                break
+        pos = p.pos
+        try:
+            for out in inf.chunks():
+                lo, hi = max(start, pos), min(stop, pos + len(out))
+                if lo < hi:
+                    parts.append(out[lo - pos:hi - pos])
+                pos += len(out)
+                if pos >= stop:
+                    break
+        except Unreadable:
+            pass  # the file changed under the index (it is keyed by size and mtime): what was read
         return b"".join(parts)
 
-
-def _inflate_all(d, data: bytes, sink, stop_when=lambda: False):
-    """Feed ``data`` to ``d`` (and to the members that follow when one ends), passing each
-    decompressed piece to ``sink``; returns (the decompressor now in use, bytes produced)."""
-    produced = 0
-    while data and not stop_when():
-        out = d.decompress(data, OUT_BOUND)
-        data = d.unconsumed_tail
-        if d.eof:
-            data = d.unused_data + data
-            d = zlib.decompressobj(31)
-            if data.strip(b"\0") == b"":
-                data = b""  # zero padding after the last member, as some tools leave
-        if out:
-            produced += len(out)
-            sink(out)
-    return d, produced
+    def line_start(self, f, offset: int) -> int:
+        """Where the line holding the byte before ``offset`` starts (just after the last
+        newline before ``offset``; 0 if none): one read from the nearest point."""
+        p = self.point_before(offset)
+        if offset <= p.pos:
+            return p.line_start if offset == p.pos else 0
+        r = self.read(f, p.pos, offset).rfind(b"\n")
+        return p.pos + r + 1 if r >= 0 else p.line_start
 
 
-def _drain(d, sink) -> int:
-    """What ``d`` still holds once all input is given (a long match cut by OUT_BOUND)."""
-    produced = 0
-    try:
-        while not d.eof:
-            out = d.decompress(b"", OUT_BOUND)
-            if not out:
-                break
-            produced += len(out)
-            sink(out)
-    except zlib.error:
-        pass
-    return produced
-
-
-def _last_at_or_before(points, offset: int) -> int:
-    lo, hi = 0, len(points) - 1
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if points[mid][1] <= offset:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
+def _pending(d) -> int:
+    return len(d.unused_data) + len(d.unconsumed_tail)
 
 
 class GzIndexCache:

@@ -133,3 +133,19 @@ def fits(fd: int, size: int, max_line: int = MAX_LINE) -> bool:
             return False
         s = q + 1
     return True
+
+
+def cut(data: bytes, max_line: int = MAX_LINE) -> tuple[bytes, list[int]]:
+    """``data``, which starts where a line starts or was cut, with a newline inserted where
+    the reader cuts (as :func:`whole_lines` does), and the indexes of the inserted newlines in
+    the result, increasing (none: ``data`` itself is returned). A line that starts at index
+    ``j`` of the result starts at ``j - bisect_left(inserted, j)`` of ``data``."""
+    cuts = LineCutter(max_line).cuts(data)
+    if not cuts:
+        return data, []
+    parts, prev = [], 0
+    for c in cuts:
+        parts += (data[prev:c], b"\n")
+        prev = c
+    parts.append(data[prev:])
+    return b"".join(parts), [c + k for k, c in enumerate(cuts)]

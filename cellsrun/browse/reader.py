@@ -18,21 +18,22 @@
 
 from __future__ import annotations
 
+import bisect
 import io
 import os
 import time
 
 from cellsrun.browse.entries import parse_line
 from cellsrun.browse.files import BLOCK, LogFile, Unreadable, gunzip, open_log, plain_chunks, select_files
-from cellsrun.browse.lines import fits, whole_lines
+from cellsrun.browse.lines import cut, fits, whole_lines
 
 __all__ = ["BLOCK", "LogFile", "Reader", "SLACK", "Unreadable", "follow", "open_log", "seek_time", "select_files"]
 
 SLACK = 10.0  # seconds of disorder tolerated around a period's ends (lines are near time order)
 
 
-def _plain_blocks(f, start: int, complete_last: bool = False):
-    return whole_lines(plain_chunks(f, start), start, complete_last)
+def _plain_blocks(f, start: int, complete_last: bool = False, block: int = BLOCK):
+    return whole_lines(plain_chunks(f, start, block), start, complete_last)
 
 
 def _gz_blocks(f):
@@ -79,11 +80,14 @@ def _to_stderr(text: str) -> None:
 class Reader:
     """Yields the entries of ``files`` that match ``query``, in order. ``warn(text)`` is told
     of each file skipped and why (``skipped PATH: Permission denied``); by default it is
-    printed on stderr as ``warning: ...``."""
+    printed on stderr as ``warning: ...``. ``block``: bytes read from a plain file at once
+    (the terminal's one pass takes 8 MiB; the page, serving several requests within its
+    memory budget, less)."""
 
-    def __init__(self, query, warn=None):
+    def __init__(self, query, warn=None, block: int = BLOCK):
         self.q = query
         self.warn = warn or _to_stderr
+        self.block = block
         # The byte string every matching line must contain, if any: the first full-text term
         # (looked for in lowered blocks), else the user or the IP (as written).
         if query.terms:
@@ -170,7 +174,7 @@ class Reader:
                 blocks = _gz_blocks(f)
             else:
                 start = seek_time(f, os.fstat(f.fileno()).st_size, q.since) if q.since is not None else 0
-                blocks = _plain_blocks(f, start, complete_last=not lf.live)
+                blocks = _plain_blocks(f, start, complete_last=not lf.live, block=self.block)
             last_ts = None
             for block, pos in blocks:
                 for entry in self._block_entries(block, last_ts):
@@ -241,6 +245,38 @@ class Reader:
                 yield e
             i = find(needle, end + 1)
 
+    def block_matches(self, block: bytes, last_ts=None):
+        """(index in ``block`` where the line starts, entry) of the lines of ``block`` that can
+        match, chosen and timed as :meth:`_block_entries` does (the page reads with it, to know
+        where each line is; the terminal's loop stays without that bookkeeping). No early stop
+        at --until: the caller checks :meth:`Query.matches`."""
+        q = self.q
+        if self.needle is None:
+            i = 0
+            for raw in block.split(b"\n")[:-1]:
+                e = parse_line(raw.decode("utf-8", "replace"))
+                if e.ts is None:
+                    e.ts = last_ts
+                else:
+                    last_ts = e.ts
+                yield i, e
+                i += len(raw) + 1
+            return
+        hay = block.lower() if self.lower else block
+        find = hay.find
+        needle = self.needle
+        i = find(needle)
+        while i >= 0:
+            start = hay.rfind(b"\n", 0, i) + 1
+            end = hay.find(b"\n", i)
+            raw = block[start:end].decode("utf-8", "replace")
+            if not q.terms or q.matches_text(raw.lower()):
+                e = parse_line(raw)
+                if e.ts is None:
+                    e.ts = _time_before(block, start) or last_ts
+                yield start, e
+            i = find(needle, end + 1)
+
 
 def _time_before(block: bytes, start: int, look: int = 50) -> float | None:
     """The time of the nearest timestamped line before offset ``start`` in ``block``."""
@@ -260,9 +296,12 @@ def _last_time(block: bytes) -> float | None:
     return _time_before(block, len(block) + 1, look=20)
 
 
-def follow(path: str, reader: Reader, offset: int, emit, poll: float = 0.25, stop=lambda: False) -> None:
+def follow(path: str, reader: Reader, offset: int, emit, poll: float = 0.25, stop=lambda: False,
+           positions: bool = False) -> None:
     """Emit new matching entries of the live file from ``offset`` on, across rotations:
-    when ``path`` names a new file, the old one is read to its end first.
+    when ``path`` names a new file, the old one is read to its end first. With ``positions``,
+    ``emit(entry, inode, offset)``: the file the line is in and where it starts (the page opens
+    an entry by them).
 
     Raises FileNotFoundError or :class:`Unreadable` (not a regular file, refused) if ``path``
     cannot be opened at the start. A later file at ``path`` that is not regular is not read:
@@ -276,11 +315,20 @@ def follow(path: str, reader: Reader, offset: int, emit, poll: float = 0.25, sto
 
     def read_new():
         nonlocal pos, last_ts
-        for block, end in _plain_blocks(f, pos):
-            for entry in reader._block_entries(block, last_ts):
-                last_ts = entry.ts if entry.ts is not None else last_ts
-                if reader.q.matches(entry):
-                    emit(entry)
+        for block, end in _plain_blocks(f, pos, block=reader.block):
+            if positions:
+                # Where lines were cut, the block holds newlines the file does not: find them
+                # again on the file's bytes (only then) to give each line its offset.
+                inserted = [] if len(block) == end - pos else cut(os.pread(f.fileno(), end - pos, pos))[1]
+                for i, entry in reader.block_matches(block, last_ts):
+                    last_ts = entry.ts if entry.ts is not None else last_ts
+                    if reader.q.matches(entry):
+                        emit(entry, ino, pos + i - bisect.bisect_left(inserted, i))
+            else:
+                for entry in reader._block_entries(block, last_ts):
+                    last_ts = entry.ts if entry.ts is not None else last_ts
+                    if reader.q.matches(entry):
+                        emit(entry)
             pos = end
 
     try:

@@ -91,11 +91,7 @@ def web_urls(s) -> dict:
     from cellsrun.web.auth import token_path
     from cellsrun.web.server import login_url, url_of
     base = url_of(*listen_address(s.web_listen))
-    try:
-        with open(token_path(s.home)) as f:
-            token = f.read(4096).strip()
-    except OSError:
-        token = ""
+    token = (read_tail(token_path(s.home), 4096) or "").strip()  # run/ may be --user's
     return {"url": base + "/", "login": login_url(base, token) if token else None}
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import queue
-import stat
 import threading
 import time
 
@@ -21,7 +20,8 @@ from starlette.responses import JSONResponse, StreamingResponse
 from cellsrun.browse import volume
 from cellsrun.browse.entries import LEVELS
 from cellsrun.browse.gzindex import GzIndexCache
-from cellsrun.browse.newest import Newest, StalePosition, forward_from, line_at, live_end
+from cellsrun.browse.files import Unreadable
+from cellsrun.browse.newest import Newest, Position, StalePosition, forward_from, line_at, live_end
 from cellsrun.browse.query import build_query
 from cellsrun.browse.reader import Reader, follow, select_files
 from cellsrun.web import export
@@ -34,6 +34,8 @@ MAX_LIMIT = 1000
 MSG_CUT = 500             # characters of a message in a row (the detail has it whole)
 MAX_STREAMS = 8           # live event streams at once
 BATCH = 200               # entries per event
+READ_BLOCK = 1 << 20      # bytes read at once: the terminal's 8 MiB, times the requests served
+                          # at once, would not fit the server's 80 MiB
 
 
 class ApiError(Exception):
@@ -66,8 +68,13 @@ class Api:
         self.signer = signer
         self.clock = clock
         self.gz_cache = GzIndexCache()
-        self.volume = volume.VolumeCounter()
+        self.volume = volume.VolumeCounter(self.gz_cache, READ_BLOCK)
         self.streams = threading.BoundedSemaphore(MAX_STREAMS)
+
+    def reader(self, q, warnings: list | None = None) -> Reader:
+        """The browser's reader for ``q``, its warnings (files skipped) kept in ``warnings``
+        (else on the server's stderr, as `cellsrun logs` prints them)."""
+        return Reader(q, warn=warnings.append if warnings is not None else None, block=READ_BLOCK)
 
     # -- parameters -------------------------------------------------------------------------
 
@@ -121,9 +128,9 @@ class Api:
             raise ApiError(400, f"invalid {key} {text!r} (from {low} to {high})")
         return value
 
-    def files(self, q, warnings: list | None = None):
-        """The files the query needs, regular files only (a FIFO or a device named like a log
-        file would block a reader forever): the others are left out, with a warning."""
+    def files(self, q):
+        """The files the query needs, as `cellsrun logs` selects them (whatever they are: a
+        file that is not regular, or cannot be read, is skipped with a warning when read)."""
         if not os.path.isdir(self.dir):
             raise ApiError(503, f"the log directory {self.dir} does not exist (is the rotator running?)")
         try:
@@ -131,24 +138,9 @@ class Api:
         except (ValueError, OverflowError, OSError):
             raise ApiError(400, "a time of the filter is out of range (years 1 to 9998)") from None
         try:
-            listed = select_files(self.dir, self.name, *days)
+            return select_files(self.dir, self.name, *days)
         except OSError as e:
             raise ApiError(503, f"cannot list the log directory {self.dir}: {e.strerror or e}") from None
-        files = []
-        for lf in listed:
-            try:
-                regular = stat.S_ISREG(os.stat(lf.path).st_mode)
-            except FileNotFoundError:
-                continue
-            except OSError as e:
-                regular, why = False, e.strerror or str(e)
-            else:
-                why = "not a regular file"
-            if regular:
-                files.append(lf)
-            elif warnings is not None:
-                warnings.append(f"skipped {lf.path}: {why}")
-        return files
 
     def position(self, kind: str, handle: str):
         try:
@@ -159,22 +151,25 @@ class Api:
     # -- handlers ---------------------------------------------------------------------------
 
     def entries(self, request):
-        """GET /api/entries: a page of matches, newest first."""
+        """GET /api/entries: a page of matches, newest first (from the newest, or before a
+        ``cursor``, or before the entry ``before``: the page trims its oldest rows while Live
+        is on, and goes on from the oldest it kept)."""
         began = time.perf_counter()
-        p = self.params(request, ("cursor", "limit"))
+        p = self.params(request, ("cursor", "before", "limit"))
         q = self.query(p)
         limit = self.int_param(p, "limit", 100, 1, MAX_LIMIT)
-        start = self.position("cursor", p["cursor"]) if p.get("cursor") else None
-        warnings: list[str] = []
-        files = self.files(q, warnings)
-        newest = Newest(Reader(q), self.gz_cache)
-        newest.warnings = warnings
+        if p.get("cursor") and p.get("before"):
+            raise ApiError(400, "give a cursor or before, not both")
+        start = (self.position("cursor", p["cursor"]) if p.get("cursor") else
+                 self.position("entry", p["before"]) if p.get("before") else None)
+        files = self.files(q)
+        newest = Newest(self.reader(q), self.gz_cache, slim=MSG_CUT + 1)  # rows only: bounded
         try:
             page = newest.page(files, start, limit)
         except StalePosition as e:
             raise ApiError(409, f"{e}; reload the page") from None
         if page.head is None and start is None:
-            page = page._replace(head=live_end(os.path.join(self.dir, self.name)))
+            page = page._replace(head=live_end(os.path.join(self.dir, self.name), self.gz_cache))
         return JSONResponse({
             "entries": [row(e, self.signer.position("entry", pos)) for pos, e in page.entries],
             "next": self.signer.position("cursor", page.next) if page.next else None,
@@ -183,7 +178,8 @@ class Api:
             headers={"Server-Timing": f"read;dur={(time.perf_counter() - began) * 1000:.1f}"})
 
     def entry(self, request):
-        """GET /api/entry?id=: one entry, every field and the raw line."""
+        """GET /api/entry?id=: one entry (a line, or a piece of a line over 1 MiB), every
+        field and the raw line."""
         p = self.params(request, ("id",))
         pos = self.position("entry", p.get("id", ""))
         files = select_files(self.dir, self.name, None, None) if os.path.isdir(self.dir) else []
@@ -191,6 +187,11 @@ class Api:
             e = line_at(files, pos, self.gz_cache)
         except StalePosition as e:
             raise ApiError(409, f"{e}; reload the page") from None
+        except FileNotFoundError:
+            raise ApiError(409, f"{pos.name} is gone since this view was loaded; reload the page") from None
+        except (OSError, Unreadable) as e:
+            why = (e.strerror or str(e)) if isinstance(e, OSError) else str(e)
+            raise ApiError(409, f"cannot read {os.path.join(self.dir, pos.name)}: {why}") from None
         except ValueError as e:
             raise ApiError(400, str(e)) from None
         return JSONResponse(detail(e))
@@ -201,25 +202,29 @@ class Api:
         q = self.query(p)
         offset = self.int_param(p, "tz", 0, -1440, 1440)
         files = self.files(q)
-        minutes, partial = self.volume.count(Reader(q), files)
-        size, bars = volume.buckets(minutes, offset, q.since, q.until)
-        return JSONResponse({"bucket": size, "levels": LEVELS, "bars": bars, "partial": partial,
-                             "total": sum(sum(c) for _, c in bars)})
+        counts = self.volume.count(self.reader(q, []), files)
+        size, bars = volume.buckets(counts.minutes, offset, q.since, q.until)
+        return JSONResponse({"bucket": size, "levels": LEVELS, "bars": bars, "partial": counts.partial,
+                             "total": sum(sum(c) for _, c in bars), "warnings": counts.warnings})
 
     def export(self, request, fmt: str):
-        """GET /api/export.csv | .ndjson: every match, oldest first, streamed."""
+        """GET /api/export.csv | .ndjson: every match, oldest first, streamed. (A file skipped
+        is told on the server's stderr: the body is the export alone; the page shows the
+        warnings of the same filter.)"""
         p = self.params(request, ("tz",))
         q = self.query(p)
         offset = self.int_param(p, "tz", 0, -1440, 1440) if "tz" in p else None
         files = self.files(q)
-        body = export.stream(Reader(q).entries(files), fmt, offset)
+        body = export.stream(self.reader(q).entries(files), fmt, offset)
         stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(self.clock()))
         media = "text/csv; charset=utf-8" if fmt == "csv" else "application/x-ndjson"
         return StreamingResponse(body, media_type=media, headers={
             "Content-Disposition": f'attachment; filename="cells-logs-{stamp}.{fmt}"'})
 
     async def events(self, request):
-        """GET /api/events?from=HEAD: new matching entries as server-sent events."""
+        """GET /api/events?from=HEAD: new matching entries as server-sent events: ``entries``
+        (rows, each with its id), ``warning`` (a file not followed, and why: following goes
+        on), ``problem`` (following stopped)."""
         import anyio
         p = self.params(request, ("from",))
         q = self.query(p)
@@ -245,9 +250,9 @@ class Api:
                     rows = [item for item in batch if isinstance(item, dict)]
                     if rows:
                         yield f"event: entries\ndata: {json.dumps(rows)}\n\n"
-                    for item in batch:
-                        if isinstance(item, str):
-                            yield f"event: problem\ndata: {json.dumps({'error': item})}\n\n"
+                    for kind, text in (item for item in batch if isinstance(item, tuple)):
+                        yield f"event: {kind}\ndata: {json.dumps({'error': text})}\n\n"
+                        if kind == "problem":
                             return
                     if not batch:
                         if time.monotonic() - beat > 10:
@@ -266,7 +271,9 @@ class Api:
 
     def _follow(self, q, head, handoff: queue.Queue, stop: threading.Event) -> None:
         """The follow thread of one event stream: the browser's follow loop over the live
-        file, each match handed over (blocking while the stream is behind: backpressure)."""
+        file, each match handed over as a row with its id (blocking while the stream is
+        behind: backpressure); a warning of the loop (a new live file that is not regular) as
+        a ``warning`` event, and the reason it stopped as a ``problem``."""
         def put(item) -> None:
             while not stop.is_set():
                 try:
@@ -275,28 +282,28 @@ class Api:
                 except queue.Full:
                     continue
 
-        def emit(e) -> None:
-            r = row(e)
-            r["detail"] = detail(e)
-            put(r)
-
         live = os.path.join(self.dir, self.name)
-        reader = Reader(q)
+
+        def emit(e, ino, offset) -> None:
+            put(row(e, self.signer.position("entry", Position(self.name, ino, offset))))
+
+        reader = Reader(q, warn=lambda text: put(("warning", text)), block=READ_BLOCK)
         try:
-            while not os.path.exists(live):
+            while not os.path.lexists(live):
                 if stop.wait(0.5):
                     return
-            if not stat.S_ISREG(os.stat(live).st_mode):
-                raise OSError(f"{live} is not a regular file")
             offset = 0
-            current = os.stat(live).st_ino
+            current = os.lstat(live).st_ino
             if head is not None and head.ino != current:
                 # rotated since the page was read: the rest of the renamed file first
-                forward_from(select_files(self.dir, self.name, None, None), head, reader, self.gz_cache, emit)
+                forward_from(select_files(self.dir, self.name, None, None), head, reader, self.gz_cache,
+                             lambda e, pos: put(row(e, self.signer.position("entry", pos))))
             elif head is not None:
                 offset = head.offset
             else:
-                offset = live_end(live).offset
-            follow(live, reader, offset, emit, poll=0.25, stop=stop.is_set)
-        except (OSError, ValueError) as e:
-            put(f"live view stopped: {e}")
+                end = live_end(live, self.gz_cache)
+                offset = end.offset if end is not None else 0
+            follow(live, reader, offset, emit, poll=0.25, stop=stop.is_set, positions=True)
+        except (OSError, ValueError, Unreadable) as e:
+            why = (e.strerror or str(e)) if isinstance(e, OSError) else str(e)
+            put(("problem", f"live view stopped: cannot follow {live}: {why}"))

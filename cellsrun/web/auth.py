@@ -36,6 +36,7 @@ def load_or_make_token(home: str) -> str:
     path = token_path(home)
     run_dir = os.path.dirname(path)
     os.makedirs(run_dir, mode=0o750, exist_ok=True)
+    _check_run_dir(run_dir)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     except FileExistsError:
@@ -45,9 +46,23 @@ def load_or_make_token(home: str) -> str:
     return _read_token(path)
 
 
+def _check_run_dir(run_dir: str) -> None:
+    """The runtime dir holds the token: refused, like ``start`` refuses it, when it is not a
+    directory of this user (or root) or when others can write it (they could swap the token)."""
+    st = os.lstat(run_dir)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid not in (os.geteuid(), 0):
+        raise RuntimeFailure(f"refusing the runtime dir {run_dir}: it must be a directory of this "
+                             f"user (not a symlink, not another user's)")
+    if st.st_mode & 0o022:
+        raise RuntimeFailure(f"the runtime dir {run_dir} is writable by others (mode "
+                             f"{stat.S_IMODE(st.st_mode):04o}): another user could swap the page's "
+                             f"token; fix it with `chmod go-w {run_dir}`")
+
+
 def _read_token(path: str) -> str:
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        # O_NONBLOCK: a FIFO put in place of the token is refused below, not waited on.
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as e:
         raise RuntimeFailure(f"cannot read the token file {path}: {e.strerror}") from None
     with os.fdopen(fd) as f:

@@ -14,7 +14,6 @@ import sys
 from cellsrun.errors import RuntimeFailure
 
 TOKEN_PARAM = "token"
-WEB_READ_BLOCK = 1 << 20
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -61,11 +60,6 @@ def serve(home: str, log_dir: str, name: str, host: str, port: int, out=sys.stdo
 
     from cellsrun.web.app import create_app
     from cellsrun.web.auth import load_or_make_token, token_path
-
-    from cellsrun.browse import reader
-    # The terminal reads in 8 MiB blocks (one user, one pass); the page serves several
-    # requests at once within an 80 MiB budget, so its reads (exports, counts) use 1 MiB.
-    reader.BLOCK = WEB_READ_BLOCK
 
     token = load_or_make_token(home)
     sock = bind(host, port)

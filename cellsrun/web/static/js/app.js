@@ -10,9 +10,13 @@ import { rowFor } from "./table.js";
 
 const LIMIT = 100;
 const AUTO_CONTINUE = 30;  // a page cut short by the server's time budget is continued this often
+const MAX_ROWS = 2000;    // rows kept while Live adds new ones on top: the newest (the oldest
+                          // are dropped, and load again with "Older entries")
 
 let state = read();
 let next = null;        // cursor of the next (older) page
+let before = null;      // else the id of the oldest row kept: older entries continue from it
+const skipped = new Set();  // the server's warnings (files skipped) shown in the notice
 let head = null;        // where Live starts: the live file's end when the first page was read
 let shown = 0;
 let generation = 0;     // a newer load makes an older one's answers void
@@ -27,6 +31,25 @@ function banner(message, kind = "error") {
   if (message && kind === "error" && /authentication|log in/i.test(message)) {
     box.append(" ", el("a", { href: "/login", text: "Log in again" }));
   }
+  box.hidden = false;
+}
+
+// The files the reader skipped (unreadable, not a regular file, damaged): a notice above the
+// table that blocks nothing; it gathers the warnings of every answer until the view changes.
+function warn(texts) {
+  let added = false;
+  for (const text of texts || []) {
+    if (!skipped.has(text)) { skipped.add(text); added = true; }
+  }
+  if (!added) return;
+  const box = $("notice");
+  clear(box);
+  box.append(el("button", { type: "button", class: "close", "aria-label": "Dismiss", text: "×",
+    onclick: () => { box.hidden = true; } }));
+  box.append(el("strong", { text: skipped.size === 1 ? "A log file was skipped:" : `${skipped.size} log files were skipped:` }));
+  const list = el("ul");
+  for (const text of skipped) list.append(el("li", { text }));
+  box.append(list, el("span", { class: "hint", text: "The entries of the other files are shown." }));
   box.hidden = false;
 }
 
@@ -50,7 +73,6 @@ function showEmpty() {
 }
 
 async function openDetail(entry) {
-  if (entry.detail) { detail.open(entry.detail); return; }
   try {
     detail.open(await getJson("/api/entry", new URLSearchParams({ id: entry.id })));
   } catch (err) {
@@ -74,7 +96,8 @@ async function loadPage(first) {
   for (let round = 0; round < AUTO_CONTINUE; round++) {
     status(first && round === 0 ? "Loading…" : "Searching older entries…");
     const params = apiParams(state, { limit: String(LIMIT - got) });
-    if (!first || round > 0) params.set("cursor", next);
+    if (before && !first && round === 0) params.set("before", before);
+    else if (!first || round > 0) params.set("cursor", next);
     const page = await getJson("/api/entries", params);
     if (mine !== generation) return;
     if (first && round === 0) {
@@ -85,12 +108,13 @@ async function loadPage(first) {
       }
       filters.setHosts(page.hosts);
       $("where").title = `${page.dir} (${plural(page.files, "file")} for this filter)`;
-      if (page.warnings.length) banner(page.warnings.join("; "), "warning");
     }
+    warn(page.warnings);
     append(page.entries);
     if (first && round === 0) performance.mark("cellsrun:first-rows");  // read by tests/bench/bench_web.py
     got += page.entries.length;
     next = page.next;
+    before = null;
     if (!next || got >= LIMIT) break;
   }
   status(next ? "" : shown ? "Beginning of the logs reached." : "");
@@ -104,6 +128,7 @@ async function loadStats() {
   try {
     const stats = await getJson("/api/stats", apiParams(state, { tz: tzOffset() }));
     if (mine !== generation) return;
+    warn(stats.warnings);
     chart.render(stats, (from, to) => {
       const nextState = { ...state, from: localIso(from), to: localIso(to) };
       delete nextState.day; delete nextState.around; delete nextState.minutes;
@@ -128,8 +153,11 @@ async function load() {
   clear($("rows"));
   $("empty").hidden = true;
   banner(null);
+  skipped.clear();
+  $("notice").hidden = true;
   shown = 0;
   next = null;
+  before = null;
   head = null;
   updateCount();
   loadStats();
@@ -165,8 +193,10 @@ function startLive() {
       body.prepend(tr);
     }
     shown += entries.length;
+    trim();
     updateCount();
   });
+  source.addEventListener("warning", (ev) => warn([JSON.parse(ev.data).error]));
   source.addEventListener("problem", (ev) => {
     banner(JSON.parse(ev.data).error);
     stopLive(true);
@@ -175,6 +205,18 @@ function startLive() {
     banner("Live view interrupted (server stopped or unreachable); turn Live on again to resume.", "warning");
     stopLive(true);
   });
+}
+
+// Keep the newest MAX_ROWS rows: the oldest go, and "Older entries" continues from the oldest kept.
+function trim() {
+  const body = $("rows");
+  if (body.rows.length <= MAX_ROWS) return;
+  while (body.rows.length > MAX_ROWS) body.lastElementChild.remove();
+  shown = body.rows.length;
+  before = body.lastElementChild.dataset.id;
+  next = null;
+  $("older").hidden = false;
+  status(`Live keeps the newest ${MAX_ROWS.toLocaleString()} rows; older ones load again with "Older entries".`);
 }
 
 function stopLive(uncheck) {

@@ -12,7 +12,7 @@ function dateCell(ts) {
 
 export function rowFor(entry, onOpen) {
   const level = entry.level || "";
-  const tr = el("tr", { tabindex: 0, class: `lvl-${level || "none"}`, title: "Open the detail" },
+  const tr = el("tr", { tabindex: 0, class: `lvl-${level || "none"}`, title: "Open the detail", "data-id": entry.id },
     dateCell(entry.ts),
     entry.host === undefined ? null : el("td", { class: "c-host", text: entry.host }),
     el("td", { class: "c-level" }, level ? el("span", { class: `badge badge-${level}`, text: level.toUpperCase() }) : null),
