@@ -68,7 +68,8 @@ class Merge:
     :meth:`follow` (what is written after, as it comes). ``warn(text)``: told of each file
     skipped (default: a ``warning:`` line on stderr)."""
 
-    def __init__(self, hosts: list[Host], query, *, name: str = LIVE_NAME, warn=None, today=None):
+    def __init__(self, hosts: list[Host], query, *, name: str = LIVE_NAME, warn=None, today=None,
+                 block: int | None = None):
         from cellsrun.browse.reader import Reader
         self.query = query
         self.name = name
@@ -79,7 +80,8 @@ class Merge:
         for host in hosts:
             if os.path.isdir(host.directory):
                 files = host_files(host.directory, name, first, end, today)
-                self.sources.append((host, Reader(query, warn), files))
+                reader = Reader(query, warn) if block is None else Reader(query, warn, block=block)
+                self.sources.append((host, reader, files))
 
     def entries(self):
         streams = [_tagged(reader.entries(files), host.name, rank)
@@ -139,9 +141,10 @@ def host_files(directory: str, name: str, first, end, today: _dt.date) -> list:
 
 
 def follow_days(directory: str, name: str, reader, path: str | None, offset: int, emit, poll: float,
-                stop, linger: float = SLACK) -> None:
+                stop, linger: float = SLACK, positions: bool = False) -> None:
     """Follow a collector's day files: ``path`` from ``offset`` (None: the newest plain day
-    file, from its start), then each newer day's file when it appears. A day's file is still
+    file, from its start), then each newer day's file when it appears. With ``positions``,
+    ``emit(entry, inode, offset)`` (see :func:`reader.follow`). A day's file is still
     read for ``linger`` seconds after the next one appeared (the writer may finish a batch of
     the old day just after midnight). Raises :class:`~cellsrun.browse.files.Unreadable` for a
     file refused."""
@@ -159,14 +162,14 @@ def follow_days(directory: str, name: str, reader, path: str | None, offset: int
     current, tails = None, []  # tails: [_Tail, linger until (monotonic) or None], newest last
     if path is not None:
         current = names.parse(os.path.basename(path))
-        tails.append([_Tail(path, offset, reader, emit), None])
+        tails.append([_Tail(path, offset, reader, emit, positions), None])
     try:
         while not stop():
             latest = newest()
             if latest is not None and (current is None or latest[:2] > current[:2]):
                 if tails:
                     tails[-1][1] = time.monotonic() + linger
-                tails.append([_Tail(latest.path(directory), 0, reader, emit), None])
+                tails.append([_Tail(latest.path(directory), 0, reader, emit, positions), None])
                 current = latest
             for tail in list(tails):
                 if tail[0].read_new():
@@ -183,12 +186,14 @@ def follow_days(directory: str, name: str, reader, path: str | None, offset: int
 class _Tail:
     """One day file read as it grows: complete lines only, from ``pos``."""
 
-    def __init__(self, path: str, pos: int, reader, emit):
+    def __init__(self, path: str, pos: int, reader, emit, positions: bool = False):
         from cellsrun.browse.files import open_log
         self.f = open_log(path)
+        self.ino = os.fstat(self.f.fileno()).st_ino
         self.pos = pos
         self.reader = reader
         self.emit = emit
+        self.positions = positions
         self.last_ts = None
 
     def read_new(self) -> bool:
@@ -197,10 +202,20 @@ class _Tail:
         from cellsrun.browse.lines import whole_lines
         start = self.pos
         for block, end in whole_lines(plain_chunks(self.f, self.pos), self.pos):
-            for entry in self.reader._block_entries(block, self.last_ts):
-                self.last_ts = entry.ts if entry.ts is not None else self.last_ts
-                if self.reader.q.matches(entry):
-                    self.emit(entry)
+            if self.positions:  # as reader.follow gives them: where each (piece of a) line starts
+                import bisect
+                from cellsrun.browse.lines import cut
+                pos = self.pos
+                inserted = [] if len(block) == end - pos else cut(os.pread(self.f.fileno(), end - pos, pos))[1]
+                for i, entry in self.reader.block_matches(block, self.last_ts):
+                    self.last_ts = entry.ts if entry.ts is not None else self.last_ts
+                    if self.reader.q.matches(entry):
+                        self.emit(entry, self.ino, pos + i - bisect.bisect_left(inserted, i))
+            else:
+                for entry in self.reader._block_entries(block, self.last_ts):
+                    self.last_ts = entry.ts if entry.ts is not None else self.last_ts
+                    if self.reader.q.matches(entry):
+                        self.emit(entry)
             self.pos = end
         return self.pos != start
 

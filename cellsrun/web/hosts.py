@@ -22,11 +22,12 @@ import time
 
 from starlette.responses import JSONResponse, StreamingResponse
 
-from cellsrun.browse.newest import Newest, StalePosition, line_at, live_end
+from cellsrun.browse.files import Unreadable
+from cellsrun.browse.newest import Newest, Position, StalePosition, line_at, live_end
 from cellsrun.browse.reader import Reader, follow, select_files
 from cellsrun.errors import RuntimeFailure
 from cellsrun.web import export
-from cellsrun.web.api import FILTERS, MAX_TERMS, MAX_VALUE, Api, ApiError, detail, row
+from cellsrun.web.api import FILTERS, MAX_TERMS, MAX_VALUE, MSG_CUT, READ_BLOCK, Api, ApiError, detail, row
 from cellsrun.web.signing import MAX_HOSTS_LEN, BadHandle
 
 HANDLES = ("cursor", "from", "id")  # parameters holding a handle (a position per host: longer)
@@ -67,7 +68,7 @@ class HostsApi(Api):
         """A host's files for ``q`` (see :meth:`Api.files`); none, with a warning, when its
         directory is gone."""
         try:
-            return self.one(host).files(q, warnings)
+            return self.one(host).files(q)
         except ApiError as e:
             if e.status != 503:
                 raise
@@ -123,7 +124,7 @@ class HostsApi(Api):
         file (the live file, or a collector's day file still being written), so that lines
         written while the pages are read come in through Live, not into a later page."""
         if files and not files[-1].compressed:
-            return live_end(files[-1].path)  # MERGE: web2 adds gz_cache
+            return live_end(files[-1].path, self.gz_cache)
         return None
 
     # -- handlers ---------------------------------------------------------------------------
@@ -162,7 +163,7 @@ class HostsApi(Api):
             if start is None and narrow is not None:
                 hq = copy.copy(q)
                 hq.until = narrow if q.until is None else min(q.until, narrow)
-            newest = Newest(Reader(hq), self.gz_cache)
+            newest = Newest(self.reader(hq), self.gz_cache, slim=MSG_CUT + 1)  # rows only: bounded
             newest.warnings = warnings
             try:
                 page = newest.page(files, start, limit)
@@ -212,7 +213,7 @@ class HostsApi(Api):
         directory = next(h.directory for h in every if h.name == name)
         try:
             return line_at(select_files(directory, self.name, None, None), pos, self.gz_cache).ts
-        except (StalePosition, OSError, ValueError) as e:
+        except (StalePosition, OSError, ValueError, Unreadable) as e:
             raise ApiError(409, f"{name}: {e}; reload the page") from None
 
     def entry(self, request):
@@ -229,6 +230,11 @@ class HostsApi(Api):
             e = line_at(files, pos, self.gz_cache)
         except StalePosition as e:
             raise ApiError(409, f"{name}: {e}; reload the page") from None
+        except FileNotFoundError:
+            raise ApiError(409, f"{name}: {pos.name} is gone since this view was loaded; reload the page") from None
+        except (OSError, Unreadable) as e:
+            why = (e.strerror or str(e)) if isinstance(e, OSError) else str(e)
+            raise ApiError(409, f"cannot read {os.path.join(directory, pos.name)}: {why}") from None
         except ValueError as e:
             raise ApiError(400, str(e)) from None
         return JSONResponse(dict(detail(e), host=name))
@@ -241,17 +247,18 @@ class HostsApi(Api):
         q = self.query(p)
         offset = self.int_param(p, "tz", 0, -1440, 1440)
         minutes: dict[int, list[int]] = {}
-        partial = False
+        partial, warnings = False, []
         for h in self.chosen(p, self.hosts):
-            counted = self.volume.count(Reader(q), self.files_of(h, q))
-            partial = partial or bool(counted[1])
-            for minute, counts in counted[0].items():
+            counted = self.volume.count(self.reader(q, []), self.files_of(h, q, warnings))
+            partial = partial or counted.partial
+            warnings += [w for w in counted.warnings if w not in warnings]
+            for minute, counts in counted.minutes.items():
                 into = minutes.setdefault(minute, [0] * len(counts))
                 for i, c in enumerate(counts):
                     into[i] += c
         size, bars = volume.buckets(minutes, offset, q.since, q.until)
         return JSONResponse({"bucket": size, "levels": LEVELS, "bars": bars, "partial": partial,
-                             "total": sum(sum(c) for _, c in bars)})
+                             "total": sum(sum(c) for _, c in bars), "warnings": warnings})
 
     def export(self, request, fmt: str):
         """GET /api/export.csv | .ndjson: every host's matches, oldest first, merged by time."""
@@ -260,7 +267,7 @@ class HostsApi(Api):
         q = self.query(p)
         offset = self.int_param(p, "tz", 0, -1440, 1440) if "tz" in p else None
         hosts = self.chosen(p, self.hosts)
-        pairs = Merge(hosts, q, name=self.name, warn=lambda text: None).entries()
+        pairs = Merge(hosts, q, name=self.name, warn=lambda text: None, block=READ_BLOCK).entries()
         body = export.stream(pairs, fmt, offset, hosts=True)
         stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(self.clock()))
         media = "text/csv; charset=utf-8" if fmt == "csv" else "application/x-ndjson"
@@ -276,40 +283,49 @@ class HostsApi(Api):
         """The event stream's follow (see :meth:`Api._follow`), one thread per host: from the
         head the page was read at, each match handed over with its host."""
         hosts, heads = start
-        threads = [threading.Thread(target=self._follow_host, args=(h, heads.get(h.name), q, handoff, stop),
+        others = [h.name for h in hosts]
+        threads = [threading.Thread(target=self._follow_host, args=(h, heads.get(h.name), q, handoff, stop, others),
                                     daemon=True, name=f"cellsrun-web-follow {h.name}") for h in hosts]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
 
-    def _follow_host(self, host, head, q, handoff, stop) -> None:
+    def _follow_host(self, host, head, q, handoff, stop, others) -> None:
         from cellsrun.browse.merge import follow_days
         import queue as _queue
 
-        def emit(e) -> None:
-            r = dict(row(e), host=host.name, detail=dict(detail(e), host=host.name))
+        def put(item) -> None:
             while not stop.is_set():
                 try:
-                    handoff.put(r, timeout=0.5)
+                    handoff.put(item, timeout=0.5)
                     return
                 except _queue.Full:
                     continue
 
-        reader = Reader(q, warn=lambda text: None)
+        def emit(e, ino, offset) -> None:
+            # The file by inode (locate finds a renamed one by it); the other hosts: None (a
+            # page "before" this row reads them up to its time).
+            here = {host.name: Position(self.name, ino, offset)}
+            handle = self.signer.host_positions("entry", {**here, **{n: None for n in others if n != host.name}})
+            put(dict(row(e, handle), host=host.name))
+
+        reader = Reader(q, warn=lambda text: put(("warning", f"{host.name}: {text}")), block=READ_BLOCK)
         live = os.path.join(host.directory, self.name)
         try:
             if os.path.lexists(live):
                 offset = head.offset if head is not None and _ino(live) == head.ino else 0
-                follow(live, reader, offset, emit, poll=0.25, stop=stop.is_set)
+                follow(live, reader, offset, emit, poll=0.25, stop=stop.is_set, positions=True)
             else:
                 files = select_files(host.directory, self.name, None, None)
                 path = files[-1].path if files and not files[-1].compressed else None
                 offset = head.offset if head is not None and path and _ino(path) == head.ino else 0
-                follow_days(host.directory, self.name, reader, path, offset, emit, 0.25, stop.is_set)
-        except Exception as e:  # noqa: BLE001 - one host's trouble ends its stream, told to the page
+                follow_days(host.directory, self.name, reader, path, offset, emit, 0.25, stop.is_set,
+                            positions=True)
+        except (OSError, ValueError, Unreadable) as e:
             if not stop.is_set():
-                handoff.put(f"live view of {host.name} stopped: {e}")
+                why = (e.strerror or str(e)) if isinstance(e, OSError) else str(e)
+                put(("problem", f"live view stopped: cannot follow {host.name}: {why}"))
 
 
 def _ino(path: str) -> int | None:
