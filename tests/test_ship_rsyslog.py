@@ -170,8 +170,11 @@ def test_three_hosts_to_one_collector_across_midnight_outage_and_restart(tmp_pat
         assert [f"{date},{rest}" for date, _, rest in theirs] == mine, name
         narrowed = run("logs", "--dir", str(coll_dir / "*"), "--host", name, "--csv", env=env)
         assert narrowed.stdout.decode().splitlines()[1:] == [",".join(r) for r in theirs]
+    # Rows without a time (node-c's plain lines, and any line without a time before it in its
+    # file) keep their place in their host's order: the dated rows are in time order.
     dates = [row.split(",", 1)[0] for row in rows[1:]]
-    assert dates == sorted(dates), "not merged in time order"
+    dated = [d for d in dates if d]
+    assert dated == sorted(dated) and len(dated) > len(dates) // 2, "not merged in time order"
 
 
 def _compare(name: str, days: list[bytes], theirs: bytes, *, lossy_tcp: bool, stopped_at: float) -> int:

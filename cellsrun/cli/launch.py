@@ -230,7 +230,7 @@ def add_config(p: argparse.ArgumentParser) -> None:
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--supervisor", action="store_true",
                        help="print the [program:] blocks for a system supervisord (/etc/supervisor/conf.d/), "
-                       "after preparing the working dir for it")
+                       "after preparing the working dir for it (no default: one of the three modes is required)")
     add_rsyslog_config(p, which)
     p.add_argument("--user", metavar="NAME",
                    help="run both programs as this user (user= in the blocks) and give it the working "

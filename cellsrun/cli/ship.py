@@ -16,14 +16,16 @@ from cellsrun.errors import UsageError
 def add_rsyslog_config(p: argparse.ArgumentParser, which) -> None:
     """The rsyslog flags of `cellsrun config`; ``which`` is its group of mutually exclusive modes."""
     which.add_argument("--rsyslog-ship", action="store_true",
-                       help="print the rsyslog snippet for a Cells host (/etc/rsyslog.d/cells.conf)")
+                       help="print the rsyslog snippet for a Cells host (/etc/rsyslog.d/cells.conf) "
+                       "(no default: one of the three modes is required)")
     which.add_argument("--rsyslog-collect", action="store_true",
-                       help="print the rsyslog snippet for the collector")
+                       help="print the rsyslog snippet for the collector (no default: one of the three "
+                       "modes is required)")
     p.add_argument("--to", type=converter(dt.host_port, "to"), metavar="HOST:PORT",
-                   help="with --rsyslog-ship: the collector")
+                   help="with --rsyslog-ship: the collector (required there; no default)")
     p.add_argument("--listen", type=converter(dt.listen_port, "listen"), metavar="[ADDR:]PORT",
                    help="with --rsyslog-collect: where to listen (default: every address)")
-    p.add_argument("--relp", action="store_true", help="RELP (acknowledged delivery) rather than TCP")
+    p.add_argument("--relp", action="store_true", help="RELP (acknowledged delivery) rather than TCP (default: TCP)")
     p.add_argument("--dir", metavar="DIR", help=f"--rsyslog-ship: the log dir to read (default: the "
                    f"working dir's); --rsyslog-collect: where to write (default {defaults.COLLECT_DIR})")
     p.add_argument("--max-line", type=converter(dt.max_line, "max-line"),
