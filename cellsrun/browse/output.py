@@ -123,14 +123,27 @@ class JsonWriter:
         pass
 
 
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(text: str) -> str:
+    """``text`` safe for a spreadsheet: log text is written by whoever reaches the server, and a
+    cell starting with ``=``, ``+``, ``-``, ``@`` (or a tab or CR, which some spreadsheets skip
+    before a formula) would be evaluated; it gets a leading ``'`` and is shown as text."""
+    return "'" + text if text.startswith(_FORMULA) else text
+
+
 class CsvWriter:
+    """The table's columns as CSV, every cell made safe by :func:`csv_cell`."""
+
     def __init__(self, out):
         import csv
         self.w = csv.writer(out)
         self.w.writerow(COLUMNS)
 
     def write(self, e) -> None:
-        self.w.writerow((when(e), e.level.upper(), e.ip, e.user, e.service, e.msg))
+        self.w.writerow((when(e), e.level.upper(), csv_cell(e.ip), csv_cell(e.user),
+                         csv_cell(e.service), csv_cell(e.msg)))
 
     def close(self) -> None:
         pass

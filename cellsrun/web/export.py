@@ -1,6 +1,6 @@
 """Exports of the page: CSV (the table's columns) and NDJSON (each entry whole), streamed.
 
-CSV is made safe for spreadsheets: a cell that starts with ``=``, ``+``, ``-``, ``@`` (or a tab
+CSV is made safe for spreadsheets (:func:`cellsrun.browse.output.csv_cell`, shared with `logs --csv`): a cell that starts with ``=``, ``+``, ``-``, ``@`` (or a tab
 or carriage return, which some spreadsheets skip before a formula) gets a leading ``'`` so it
 is shown as text and never evaluated — log text is written by whoever reaches the server.
 """
@@ -10,14 +10,9 @@ from __future__ import annotations
 import csv
 import time
 
-from cellsrun.browse.output import COLUMNS, local_time
+from cellsrun.browse.output import COLUMNS, csv_cell, local_time
 
 CHUNK_ENTRIES = 500
-_FORMULA = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(text: str) -> str:
-    return "'" + text if text.startswith(_FORMULA) else text
 
 
 def when(ts, offset_minutes: int | None) -> str:
@@ -50,7 +45,7 @@ def stream(entries, fmt: str, offset_minutes: int | None = None):
         w.writerow(COLUMNS)
 
         def write(e):
-            w.writerow([safe_cell(c) for c in (when(e.ts, offset_minutes), e.level.upper(), e.ip,
+            w.writerow([csv_cell(c) for c in (when(e.ts, offset_minutes), e.level.upper(), e.ip,
                                                e.user, e.service, e.msg)])
     else:
         def write(e):
