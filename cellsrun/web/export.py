@@ -1,8 +1,9 @@
 """Exports of the page: CSV (the table's columns) and NDJSON (each entry whole), streamed.
 
-CSV is made safe for spreadsheets (:func:`cellsrun.browse.output.csv_cell`, shared with `logs --csv`): a cell that starts with ``=``, ``+``, ``-``, ``@`` (or a tab
-or carriage return, which some spreadsheets skip before a formula) gets a leading ``'`` so it
-is shown as text and never evaluated — log text is written by whoever reaches the server.
+CSV is made safe for spreadsheets by :func:`cellsrun.browse.output.csv_cell` (shared with
+``logs --csv``): a cell that starts with ``=``, ``+``, ``-``, ``@`` (or a tab or carriage
+return, which some spreadsheets skip before a formula) gets a leading ``'`` so it is shown as
+text and never evaluated — log text is written by whoever reaches the server.
 """
 
 from __future__ import annotations
