@@ -24,6 +24,7 @@ MAX_KEEP_DAYS = 36_500            # a hundred years: beyond this a value is a ty
 MAX_LINE_BYTES = 1 << 20          # lines longer than this are cut into pieces
 MIN_MAX_LINE_BYTES = 1024
 COMPRESS = "gzip"                 # or "none"
+STAMP = False                     # start --stamp: the rotator begins each line with its arrival time
 COMPRESSIONS = ("gzip", "none")
 
 # The service under supervisord.

@@ -14,16 +14,23 @@ def run_logs(directory: str, query, *, name: str = LIVE_NAME, fmt: str = "table"
     """Print the matches; returns 0 if any matched, 1 if none. ``fmt``: table, json, csv,
     detail, stats or stats-json. ``last``: only the last N matches (0: all). A file that cannot
     be read is skipped with a ``warning:`` line on stderr; the exit code still says whether
-    anything matched. Raises RuntimeFailure when ``follow`` has no regular live file to follow.
+    anything matched. Raises RuntimeFailure when ``directory`` holds no log file at all (no logs
+    yet: said, unlike "nothing matched"), or when ``follow`` has no regular live file to follow.
 
     ``hosts``: several directories (a list of :class:`cellsrun.browse.merge.Host`) instead of
     ``directory``: their entries merged in time order, each shown with its host."""
     from cellsrun.browse import output
     from cellsrun.browse.reader import Reader, follow as follow_live, select_files
 
+    many = hosts is not None
+    if not many:
+        first, end = query.day_range()
+        files = select_files(directory, name, first, end)
+        if not files and not select_files(directory, name, None, None):
+            from cellsrun.errors import RuntimeFailure
+            raise RuntimeFailure(f"no logs in {directory} (is the rotator running? see cellsrun status)")
     tty = out.isatty() if hasattr(out, "isatty") else False
     width = os.get_terminal_size(out.fileno()).columns if tty else 120
-    many = hosts is not None
     writer = {"table": lambda: output.TableWriter(out, tty, width, hosts=many),
               "json": lambda: output.JsonWriter(out, hosts=many),
               "csv": lambda: output.CsvWriter(out, hosts=many),
@@ -35,8 +42,6 @@ def run_logs(directory: str, query, *, name: str = LIVE_NAME, fmt: str = "table"
         merge = Merge(hosts, query, name=name)
         pairs = merge.entries()
     else:
-        first, end = query.day_range()
-        files = select_files(directory, name, first, end)
         reader = Reader(query)
         pairs = ((None, entry) for entry in reader.entries(files))
     matched = 0

@@ -31,57 +31,112 @@ def local_time(ts: float | None) -> str:
     return _last_second[1]
 
 
+def when(e) -> str:
+    """The Date column: the local time, or the day alone for an entry whose time is unknown
+    but whose file's day is known, else empty."""
+    if e.ts is not None:
+        return local_time(e.ts)
+    return e.day.isoformat() if e.day is not None else ""
+
+
 def _one_line(text: str) -> str:
     return text.replace("\n", "\\n").replace("\r", "\\r").replace("\t", " ")
 
 
 class TableWriter:
-    """Date, (Host,) Level, IP, User, Service, Message. On a terminal the message is cut to the
-    width and levels are coloured; elsewhere every message is printed whole."""
+    """Date, (Host,) Level, IP, User, Service, Message. Elsewhere than on a terminal every message is
+    printed whole on one row, and the rows are exactly those of the wide layout.
 
-    HEAD = "{:<19.19}  {:<5.5}  {:<15.15}  {:<10.10}  {:<20.20}  "  # Date Level IP User Service
-    HOST_HEAD = "{:<19.19}  {:<12.12}  {:<5.5}  {:<15.15}  {:<10.10}  {:<20.20}  "  # ... with Host
+    On a terminal the columns are sized so that the message gets the room, and levels are
+    coloured (every row of an entry, so that ``less -R`` keeps them):
+
+    - WIDE columns or more: every column; the message gets the rest (41+ characters);
+    - narrower (an 80- or 100-column terminal): Date, Level, Service (14), then the message
+      (36 characters at 80), which the entry's user and IP begin, in brackets, when it has
+      them: ``[jenny 10.0.0.7] Login failed``;
+    - a message longer than its room wraps at spaces onto up to MAX_ROWS rows, indented under
+      the Message column, the last one cut with "…".
+
+    With several hosts (``hosts``) the Host column follows the date; on a narrow terminal the
+    host leads the brackets: ``[node-a jenny 10.0.0.7]``."""
+
+    WIDE = 120
+    MAX_ROWS = 3
+    _FULL = "{:<19.19}  {:<5.5}  {:<15.15}  {:<10.10}  {:<20.20}  "  # Date Level IP User Service
+    _FULL_HOST = "{:<19.19}  {:<12.12}  {:<5.5}  {:<15.15}  {:<10.10}  {:<20.20}  "  # ... with Host
+    _NARROW = "{:<19.19}  {:<5.5}  {:<14.14}  "  # Date Level Service
 
     def __init__(self, out, tty: bool, width: int = 120, hosts: bool = False):
         self.out = out
         self.tty = tty
         self.width = width
         self.started = False
-        self.columns = HOST_COLUMNS if hosts else COLUMNS
-        head = self.HOST_HEAD if hosts else self.HEAD
-        self.room = max(10, width - len(head.format(*[""] * (len(self.columns) - 1))))
-        self.head = head.format
+        self.hosts = hosts
+        self.wide = not tty or width >= self.WIDE
+        full = self._FULL_HOST if hosts else self._FULL
+        self.head = (full if self.wide else self._NARROW).format
+        self.indent = len(self.head(*[""] * ((6 if hosts else 5) if self.wide else 3)))
+        self.room = max(20, width - self.indent)
 
-    def row(self, cells) -> str:
-        msg = cells[-1]
+    def _cells(self, when_, level, ip, user, service, msg, host=None) -> tuple[str, str]:
+        """(the columns before the message, the message) of one row."""
+        if self.wide:
+            lead = (when_, host or "") if self.hosts else (when_,)
+            return self.head(*lead, level, ip, user, service), msg
+        who = " ".join(v for v in (host, user, ip) if v)
+        return self.head(when_, level, service), f"[{who}] {msg}" if who else msg
+
+    def row(self, cells, host=None) -> str:
+        """The one row of ``cells`` (the six columns), its message cut to the room on a terminal."""
+        head, msg = self._cells(*cells, host=host)
         if self.tty and len(msg) > self.room:
             msg = msg[:self.room - 1] + "…"
-        return (self.head(*cells[:-1]) + msg).rstrip()
+        return (head + msg).rstrip()
+
+    def rows(self, cells, host=None) -> list[str]:
+        """The rows of ``cells``: one, or on a terminal as many as the message needs (up to
+        MAX_ROWS), continuations indented under the Message column."""
+        head, msg = self._cells(*cells, host=host)
+        if not self.tty or len(msg) <= self.room:
+            return [(head + msg).rstrip()]
+        import textwrap
+        parts = textwrap.wrap(msg, self.room, max_lines=self.MAX_ROWS, placeholder=" …") or [""]
+        pad = " " * self.indent
+        return [(head + parts[0]).rstrip()] + [(pad + p).rstrip() for p in parts[1:]]
 
     def write(self, e, host: str | None = None) -> None:
         if not self.started:
-            self.out.write(self.row(self.columns) + "\n")
+            if self.wide:
+                head = self.row(COLUMNS, "Host" if self.hosts else None)
+            else:
+                head = self.head("Date", "Level", "Service") + (
+                    "[Host User IP] Message" if self.hosts else "[User IP] Message")
+            self.out.write(head + "\n")
             self.started = True
-        cells = (local_time(e.ts), e.level.upper(), e.ip, e.user, e.service, _one_line(e.msg))
-        line = self.row(cells if host is None else (cells[0], host) + cells[1:])
+        cells = (when(e), e.level.upper(), e.ip, e.user, e.service, _one_line(e.msg))
         colour = _COLOURS.get(e.level) if self.tty else None
-        self.out.write(f"{colour}{line}{_RESET}\n" if colour else line + "\n")
+        if not self.tty:
+            self.out.write(self.row(cells, host) + "\n")
+            return
+        for line in self.rows(cells, host):
+            self.out.write(f"{colour}{line}{_RESET}\n" if colour else line + "\n")
 
     def close(self) -> None:
         pass
 
 
 class JsonWriter:
-    """One object per line: a JSON line's own object (byte for byte; with a host, behind a
-    first ``"host"`` key, which replaces a ``"host"`` of the line's own), others under Cells' keys."""
+    """One object per line: a JSON line's own object (byte for byte), others under Cells' keys
+    (see :meth:`cellsrun.browse.entries.Entry.json_line`); with a host, it comes first
+    (``"host"``, replacing a ``"host"`` of the line's own)."""
 
     def __init__(self, out, hosts: bool = False):
         self.out = out
 
     def write(self, e, host: str | None = None) -> None:
         if host is None:
-            text = e.raw if e.kind == "json" else json.dumps(e.as_object(), ensure_ascii=False)
-        elif e.kind == "json" and "host" not in e.obj:
+            text = e.json_line()
+        elif e.kind == "json" and not e.stamp and "host" not in e.obj:
             rest = e.raw.lstrip()[1:].lstrip()
             text = '{"host":' + json.dumps(host, ensure_ascii=False) + ("," if rest[:1] != "}" else "") + rest
         else:  # not a JSON line, or one with a "host" of its own: ours is the one shown
@@ -94,15 +149,29 @@ class JsonWriter:
         pass
 
 
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(text: str) -> str:
+    """``text`` safe for a spreadsheet: log text is written by whoever reaches the server, and a
+    cell starting with ``=``, ``+``, ``-``, ``@`` (or a tab or CR, which some spreadsheets skip
+    before a formula) would be evaluated; it gets a leading ``'`` and is shown as text."""
+    return "'" + text if text.startswith(_FORMULA) else text
+
+
 class CsvWriter:
+    """The table's columns as CSV (with several hosts, Host after Date), every cell made safe
+    by :func:`csv_cell`."""
+
     def __init__(self, out, hosts: bool = False):
         import csv
         self.w = csv.writer(out)
         self.w.writerow(HOST_COLUMNS if hosts else COLUMNS)
 
     def write(self, e, host: str | None = None) -> None:
-        cells = (local_time(e.ts), e.level.upper(), e.ip, e.user, e.service, e.msg)
-        self.w.writerow(cells if host is None else (cells[0], host) + cells[1:])
+        cells = (when(e), e.level.upper(), csv_cell(e.ip), csv_cell(e.user), csv_cell(e.service),
+                 csv_cell(e.msg))
+        self.w.writerow(cells if host is None else (cells[0], csv_cell(host)) + cells[1:])
 
     def close(self) -> None:
         pass
@@ -119,8 +188,9 @@ class DetailWriter:
         if not self.first:
             self.out.write("\n")
         self.first = False
-        rows = [("Date", local_time(e.ts))] + ([("Host", host)] if host is not None else []) + [
-            ("Level", e.level.upper()), ("Service", e.service), ("Logger", e.logger), ("Message", e.msg)]
+        rows = [("Date", when(e))] + ([("Host", host)] if host is not None else []) + [
+            ("Arrived", e.stamp), ("Level", e.level.upper()), ("Service", e.service),
+            ("Logger", e.logger), ("Message", e.msg)]
         rows += [(k, v if isinstance(v, str) else json.dumps(v)) for k, v in e.fields.items()]
         width = max(len(k) for k, _ in rows)
         for key, value in rows:
@@ -141,7 +211,10 @@ class StatsWriter:
         self.hours: dict[str, dict[str, int]] = {}
 
     def write(self, e, host: str | None = None) -> None:
-        hour = local_time(e.ts)[:13] + ":00" if e.ts is not None else "unknown"
+        if e.ts is not None:
+            hour = local_time(e.ts)[:13] + ":00"
+        else:  # the day alone when the file's is known (sorts before the day's hours)
+            hour = f"{e.day} (no time)" if e.day is not None else "unknown"
         counts = self.hours.setdefault(hour, {})
         level = e.level or "none"
         counts[level] = counts.get(level, 0) + 1

@@ -20,14 +20,18 @@ def add_rotate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=("raw", "json"), default="raw",
                    help="raw: bytes as they come (default); json: every line one JSON object "
                    "(other lines wrapped)")
-    p.add_argument("--utc", action="store_true", help="rotate at midnight UTC, not local time")
+    p.add_argument("--stamp", action="store_true", help="begin each line with the time it arrived, "
+                   "RFC 3339 with microseconds and the offset, then a space, as s6-log T and svlogd "
+                   "-tt do (default: lines as they come; not with --format json)")
+    p.add_argument("--utc", action="store_true", help="rotate at midnight UTC, and stamp in UTC "
+                   "(default: local time, TZ honoured)")
     p.add_argument("--logger", default="", help="logger name in wrapped lines (default: NAME's stem)")
     p.add_argument("--max-line", type=converter(dt.max_line, "max-line"),
                    default=defaults.MAX_LINE_BYTES, metavar="SIZE",
                    help="cut lines longer than SIZE (default 1MiB)")
     p.add_argument("--exit-with-parent", action="store_true",
                    help="(set by supervisord's config) when the parent dies, read on until the "
-                   "service has closed the FIFO, then exit; not for `cmd | cellsrun rotate`")
+                   "service has closed the FIFO, then exit; not for `cmd | cellsrun rotate` (default off)")
 
 
 def run_rotate(args) -> int:
@@ -36,6 +40,6 @@ def run_rotate(args) -> int:
                               input=args.input, keep_days=args.keep_days,
                               max_total=args.max_total, compress=args.compress,
                               format=args.format, utc=args.utc, logger=args.logger,
-                              max_line=args.max_line)
+                              max_line=args.max_line, stamp=args.stamp)
     settings.exit_with_parent = args.exit_with_parent
     return run(settings)

@@ -98,6 +98,8 @@ def rotate_argv(s) -> list[str]:
                               "--exit-with-parent"]
     if s.max_total:
         argv += ["--max-total", str(s.max_total)]
+    if s.stamp:
+        argv += ["--stamp"]
     return argv
 
 

@@ -1,24 +1,19 @@
 """Exports of the page: CSV (the table's columns) and NDJSON (each entry whole), streamed.
 
-CSV is made safe for spreadsheets: a cell that starts with ``=``, ``+``, ``-``, ``@`` (or a tab
-or carriage return, which some spreadsheets skip before a formula) gets a leading ``'`` so it
-is shown as text and never evaluated — log text is written by whoever reaches the server.
+CSV is made safe for spreadsheets by :func:`cellsrun.browse.output.csv_cell` (shared with
+``logs --csv``): a cell that starts with ``=``, ``+``, ``-``, ``@`` (or a tab or carriage
+return, which some spreadsheets skip before a formula) gets a leading ``'`` so it is shown as
+text and never evaluated — log text is written by whoever reaches the server.
 """
 
 from __future__ import annotations
 
 import csv
-import json
 import time
 
-from cellsrun.browse.output import COLUMNS, HOST_COLUMNS, JsonWriter, local_time
+from cellsrun.browse.output import COLUMNS, HOST_COLUMNS, JsonWriter, csv_cell, local_time
 
 CHUNK_ENTRIES = 500
-_FORMULA = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(text: str) -> str:
-    return "'" + text if text.startswith(_FORMULA) else text
 
 
 def when(ts, offset_minutes: int | None) -> str:
@@ -56,12 +51,12 @@ def stream(entries, fmt: str, offset_minutes: int | None = None, hosts: bool = F
             cells = (when(e.ts, offset_minutes), e.level.upper(), e.ip, e.user, e.service, e.msg)
             if host is not None:
                 cells = (cells[0], host) + cells[1:]
-            w.writerow([safe_cell(c) for c in cells])
+            w.writerow([csv_cell(c) for c in cells])
     elif hosts:
         write = JsonWriter(sink, hosts=True).write
     else:
         def write(e):
-            sink.write((e.raw if e.kind == "json" else json.dumps(e.as_object(), ensure_ascii=False)) + "\n")
+            sink.write(e.json_line() + "\n")  # a stamped JSON line: its object with "arrived"
     n = 0
     for item in entries:
         if hosts:
