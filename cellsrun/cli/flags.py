@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from cellsrun import datatypes as dt
+from cellsrun import defaults
+
 
 def converter(func, flag: str):
     """Wrap a :mod:`cellsrun.datatypes` converter so that argparse reports
@@ -15,6 +18,19 @@ def converter(func, flag: str):
             raise argparse.ArgumentTypeError(str(e)) from None
     convert.__name__ = flag
     return convert
+
+
+def add_archive_care(p: argparse.ArgumentParser, what: str = "archives") -> None:
+    """--keep-days, --max-total, --compress: what happens to finished days (``what``), for the
+    rotator and for `cellsrun housekeep` alike."""
+    p.add_argument("--keep-days", type=converter(dt.keep_days, "keep-days"), default=defaults.KEEP_DAYS,
+                   metavar="N", help=f"remove {what} dated more than N days ago "
+                   f"(default {defaults.KEEP_DAYS}; 0: never)")
+    p.add_argument("--max-total", type=converter(dt.byte_size, "max-total"), default=0,
+                   metavar="SIZE", help=f"remove the oldest {what} while all exceed SIZE, e.g. 5GB "
+                   "(default 0: no limit)")
+    p.add_argument("--compress", choices=defaults.COMPRESSIONS, default=defaults.COMPRESS,
+                   help=f"compress {what} (default {defaults.COMPRESS})")
 
 
 def add_home(p: argparse.ArgumentParser) -> None:

@@ -6,7 +6,7 @@ import argparse
 
 from cellsrun import datatypes as dt
 from cellsrun import defaults
-from cellsrun.cli.flags import converter
+from cellsrun.cli.flags import add_archive_care, converter
 
 
 def add_rotate(p: argparse.ArgumentParser) -> None:
@@ -16,14 +16,7 @@ def add_rotate(p: argparse.ArgumentParser) -> None:
                    "$CELLS_WORKING_DIR/logs, else ~/.config/pydio/cells/logs)")
     p.add_argument("--name", default=defaults.LIVE_NAME, type=converter(dt.file_name, "name"),
                    help=f"live file name (default: {defaults.LIVE_NAME})")
-    p.add_argument("--keep-days", type=converter(dt.keep_days, "keep-days"), default=defaults.KEEP_DAYS,
-                   metavar="N", help=f"remove archives dated more than N days ago "
-                   f"(default {defaults.KEEP_DAYS}; 0: never)")
-    p.add_argument("--max-total", type=converter(dt.byte_size, "max-total"), default=0,
-                   metavar="SIZE", help="remove the oldest archives while all exceed SIZE, e.g. 5GB "
-                   "(default 0: no limit)")
-    p.add_argument("--compress", choices=defaults.COMPRESSIONS, default=defaults.COMPRESS,
-                   help=f"compress archives (default {defaults.COMPRESS})")
+    add_archive_care(p)
     p.add_argument("--format", choices=("raw", "json"), default="raw",
                    help="raw: bytes as they come (default); json: every line one JSON object "
                    "(other lines wrapped)")

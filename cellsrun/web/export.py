@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import time
 
-from cellsrun.browse.output import COLUMNS, csv_cell, local_time
+from cellsrun.browse.output import COLUMNS, HOST_COLUMNS, JsonWriter, csv_cell, local_time
 
 CHUNK_ENTRIES = 500
 
@@ -38,22 +38,32 @@ class _Sink:
         return text
 
 
-def stream(entries, fmt: str, offset_minutes: int | None = None):
-    """Yield the export of ``entries`` in chunks of CHUNK_ENTRIES (bounded memory)."""
+def stream(entries, fmt: str, offset_minutes: int | None = None, hosts: bool = False):
+    """Yield the export of ``entries`` in chunks of CHUNK_ENTRIES (bounded memory). ``hosts``:
+    ``entries`` are (host, entry) pairs (several log directories), shown as `cellsrun logs`
+    shows them: a Host column after the date, a first ``"host"`` key."""
     sink = _Sink()
     if fmt == "csv":
         w = csv.writer(sink)
-        w.writerow(COLUMNS)
+        w.writerow(HOST_COLUMNS if hosts else COLUMNS)
 
-        def write(e):
-            w.writerow([csv_cell(c) for c in (when(e.ts, offset_minutes), e.level.upper(), e.ip,
-                                               e.user, e.service, e.msg)])
+        def write(e, host=None):
+            cells = (when(e.ts, offset_minutes), e.level.upper(), e.ip, e.user, e.service, e.msg)
+            if host is not None:
+                cells = (cells[0], host) + cells[1:]
+            w.writerow([csv_cell(c) for c in cells])
+    elif hosts:
+        write = JsonWriter(sink, hosts=True).write
     else:
         def write(e):
             sink.write(e.json_line() + "\n")  # a stamped JSON line: its object with "arrived"
     n = 0
-    for e in entries:
-        write(e)
+    for item in entries:
+        if hosts:
+            host, e = item
+            write(e, host)
+        else:
+            write(item)
         n += 1
         if n % CHUNK_ENTRIES == 0:
             yield sink.take()
