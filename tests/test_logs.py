@@ -306,11 +306,19 @@ def test_follow_across_a_real_rotation(tmp_path):
     assert follower.wait(10) == 0 and follower.stderr.read() == b""
     rot.stop()
     assert any(p.name.startswith("cells.out.") for p in logs_dir.iterdir()), "no rotation happened"
-    written = all_output(logs_dir).decode().splitlines()
     check_sequence(all_output(logs_dir), sent)
-    # The writer's lines are no log entries: a row is empty columns (79 spaces) and the line.
+    # The writer's lines are no log entries and carry no time: a row is the day of the file the
+    # line is in (the archive's from its name, the live file's from its last write), empty
+    # columns, and the line.
+    from conftest import log_files, read_file
+    written = []
+    for path in log_files(logs_dir):
+        day = path.name[len("cells.out."):len("cells.out.") + 10] if path.name != "cells.out" else \
+            subprocess.run(["date", "-d", f"@{path.stat().st_mtime}", "+%F"], env=env, capture_output=True,
+                           text=True, check=True).stdout.strip()
+        written += [day.ljust(79) + l for l in read_file(path).decode().splitlines()]
     header = "Date                 Level  IP               User        Service               Message"
-    assert (tmp_path / "follow.out").read_text().splitlines() == [header] + [" " * 79 + l for l in written]
+    assert (tmp_path / "follow.out").read_text().splitlines() == [header] + written
 
 
 @pytest.mark.parametrize("args", [["-q", "login"], ["-q", "10.0.0.7"], ["--user", "marc"], ["--ip", "::1"],
@@ -329,7 +337,7 @@ def test_on_a_terminal_rows_fit_the_width_and_levels_are_coloured(logdir):
     import fcntl
     import termios
     master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 130, 0, 0))  # the wide layout (narrower: test_logs_table.py)
     p = subprocess.Popen(cellsrun_cmd("logs", "--dir", str(logdir), "--day", str(DAYS[0])),
                          stdin=slave, stdout=slave, stderr=slave, env=ENV)
     os.close(slave)
@@ -347,7 +355,7 @@ def test_on_a_terminal_rows_fit_the_width_and_levels_are_coloured(logdir):
     rows = data.decode().replace("\r", "").splitlines()
     plain = [re.sub(r"\x1b\[[0-9;]*m", "", r) for r in rows]
     assert plain[0].split() == ["Date", "Level", "IP", "User", "Service", "Message"]
-    assert max(len(r) for r in plain) <= 100
+    assert max(len(r) for r in plain) <= 130
     assert any(r.startswith("\x1b[31m") and "ERROR" in r for r in rows)  # errors in red
     assert not any("\x1b" in r for r in rows if " INFO " in r)
 

@@ -215,6 +215,7 @@ def endless(tmp_path_factory):
             _no_newline(d / name, size, gz)
             out[kind, size] = d
     (root / "empty").mkdir()
+    (root / "empty" / "cells.out").touch()  # an empty log: no log at all is an error (no logs in DIR)
     out["empty"] = root / "empty"
     return out
 
@@ -227,7 +228,7 @@ def endless(tmp_path_factory):
 def test_input_without_newlines_takes_linear_time_and_bounded_memory(endless, kind, args, env):
     """64 MiB and 256 MiB without a newline: 4x the size may take at most ~6x the time (the
     quadratic reading took 10-20x), and the peak RSS (grep's included) stays within 64 MiB
-    of a run on an empty directory."""
+    of a run on an empty log."""
     bare = _measure(endless["empty"], [], env)[1]
     small = min(_measure(endless[kind, 64 << 20], args, env)[0] for _ in range(2))
     big, rss = _measure(endless[kind, 256 << 20], args, env)
@@ -490,3 +491,22 @@ def test_isal_and_zlib_show_the_same_bytes_and_warnings(tmp_path, env):
         assert fast.stdout == slow.stdout and fast.returncode == slow.returncode
         assert fast.stderr == slow.stderr and fast.stderr.count(b"warning: skipped") == 3, fast.stderr
         assert fast.stdout.startswith(expected(lines[:1000]))
+
+
+def test_csv_export_never_hands_a_spreadsheet_a_formula(tmp_path):
+    """Log text is written by whoever reaches the server: a cell starting with = + - @ (or a
+    tab or CR) is opened by spreadsheets as a formula. `logs --csv` quotes it with a leading
+    ', as the page's export does."""
+    import csv
+    import io
+    d = tmp_path / "logs"
+    d.mkdir()
+    line = {"level": "info", "ts": "2026-11-28T10:00:00Z", "logger": "pydio.rest.x",
+            "msg": '=HYPERLINK("http://evil","x")', "UserName": "+cmd|calc", "RemoteAddress": "@SUM(1)"}
+    (d / "cells.out").write_text(json.dumps(line) + "\n")
+    r = run("logs", "--dir", str(d), "--csv")
+    assert r.returncode == 0, r.stderr
+    header, row = list(csv.reader(io.StringIO(r.stdout.decode())))
+    cells = dict(zip(header, row))
+    assert cells["Message"] == "'" + line["msg"] and cells["User"] == "'+cmd|calc", cells
+    assert cells["IP"] == "'@SUM(1)", cells

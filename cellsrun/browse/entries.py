@@ -8,6 +8,14 @@
   context keys (``RemoteAddress``, ``UserName``, ...).
 - anything else: an entry with only a message; its time is taken from the entry before it.
 
+Any of these may follow a rotator's stamp (``cellsrun rotate --stamp``): RFC 3339 with exactly
+six fractional digits and an offset (``Z``, ``+01:00``; ``+05:23:17`` from a POSIX TZ), then
+one space, at the very start of the line. That shape is what tells it from a service's own
+leading time (Cells writes milliseconds and a tab). The rest of the line is parsed as above;
+the entry's time is the service's own when the rest has one, else the stamp's, which is kept
+as ``stamp`` (``arrived`` in the entry's object). A service line that itself begins with a
+time of exactly that shape is read the same way: a time of the line either way.
+
 Nesting is bounded: a JSON line (or a console line's field object) nested deeper than
 MAX_DEPTH is not taken apart. The JSON line is then an entry of the "text" kind with the whole
 line as its message; the console line keeps its time, level and logger, and the object stays in
@@ -31,6 +39,8 @@ _scan_json = json.JSONDecoder().scan_once
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _LOGGER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-/:]*\Z")
 _TIME_START = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d")
+_ZONE_START = ("Z", "+", "-")  # line[26] of a stamp ("" is not in it)
+_STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}(?:Z|[+-]\d\d:\d\d(?::\d\d)?) ")
 MAX_DEPTH = 64  # Cells nests 3 or 4 levels; deeper is not a log entry worth taking apart
 _SHALLOW = 2 * MAX_DEPTH  # JSON text this short cannot nest deeper (a level takes 2 characters)
 
@@ -38,12 +48,17 @@ _SHALLOW = 2 * MAX_DEPTH  # JSON text this short cannot nest deeper (a level tak
 class Entry:
     """One log entry. ``ts``: seconds since the epoch (None if the line has no time of its own
     and none was inherited); ``kind``: "console", "json" or "text"; ``fields``: the extra keys
-    (RemoteAddress, UserName, ...); ``raw``: the line as written (without its newline)."""
+    (RemoteAddress, UserName, ...); ``raw``: the line as written (without its newline);
+    ``stamp``: the rotator's stamp before it (its text), or ""; ``day``: set by the reader
+    when the entry has no time but its file's day is known (an archive's name, the live
+    file's last write): a ``datetime.date``, else None."""
 
-    __slots__ = ("ts", "ts_text", "level", "logger", "msg", "fields", "raw", "kind", "obj")
+    __slots__ = ("ts", "ts_text", "level", "logger", "msg", "fields", "raw", "kind", "obj", "stamp", "day")
 
     def __init__(self, raw: str, kind: str, ts=None, ts_text="", level="", logger="", msg="",
                  fields=None, obj=None):
+        self.stamp = ""
+        self.day = None
         self.raw = raw
         self.kind = kind
         self.ts = ts
@@ -68,10 +83,11 @@ class Entry:
         return self.logger[6:] if self.logger.startswith("pydio.") else self.logger
 
     def as_object(self) -> dict:
-        """The entry under Cells' key names (a JSON line: its own object)."""
+        """The entry under Cells' key names (a JSON line: its own object), with ``arrived``
+        first when the line has a rotator's stamp."""
         if self.obj is not None:
-            return self.obj
-        out = {}
+            return {"arrived": self.stamp, **self.obj} if self.stamp else self.obj
+        out = {"arrived": self.stamp} if self.stamp else {}
         if self.ts_text:
             out["ts"] = self.ts_text
         if self.level:
@@ -81,6 +97,13 @@ class Entry:
         out["msg"] = self.msg
         out.update(self.fields)
         return out
+
+    def json_line(self) -> str:
+        """The entry as the text of one JSON object: a JSON line's own text, byte for byte,
+        when the line is nothing else; else :meth:`as_object` encoded."""
+        if self.kind == "json" and not self.stamp:
+            return self.raw
+        return json.dumps(self.as_object(), ensure_ascii=False)
 
 
 def parse_time(text: str) -> float | None:
@@ -93,7 +116,22 @@ def parse_time(text: str) -> float | None:
 
 
 def parse_line(line: str) -> Entry:
-    """The entry of one line (no newline)."""
+    """The entry of one line (no newline), a rotator's stamp before it included."""
+    if line[26:27] in _ZONE_START and line[19:20] == ".":
+        m = _STAMP.match(line)  # cheap tests first: the regex only for lines shaped like a stamp
+        if m:
+            entry = _parse_own(line[m.end():])
+            entry.raw = line
+            entry.stamp = m.group(0)[:-1]
+            if entry.ts is None:
+                entry.ts = parse_time(entry.stamp)
+                entry.ts_text = entry.stamp
+            return entry
+    return _parse_own(line)
+
+
+def _parse_own(line: str) -> Entry:
+    """The entry of a service's line as it wrote it (no stamp)."""
     if line[:1] == "{":
         entry = _parse_json(line)
         if entry is not None:

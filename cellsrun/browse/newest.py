@@ -163,7 +163,7 @@ class Newest:
         q = self.q
         out = []
         before = None
-        for i, e in self.reader.block_matches(block, last_ts):
+        for i, e in self.reader.block_matches(block, last_ts, src.lf.day):
             if e.ts is None and last_ts is None:
                 if before is None:
                     before = [src.time_before(base)]

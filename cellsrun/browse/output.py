@@ -1,5 +1,9 @@
 """How `cellsrun logs` prints entries: a table (Cells' Backend > Logs columns), JSON, CSV,
-the detail window, and per-hour statistics."""
+the detail window, and per-hour statistics.
+
+With several hosts (``hosts=True``: a collector's directories) each writer also shows the host
+an entry comes from, given to ``write(entry, host)``: a Host column after the date (table, CSV),
+a Host row (detail), a ``"host"`` key first in each JSON object."""
 
 from __future__ import annotations
 
@@ -7,13 +11,10 @@ import json
 import time as _time
 
 COLUMNS = ("Date", "Level", "IP", "User", "Service", "Message")
+HOST_COLUMNS = ("Date", "Host", "Level", "IP", "User", "Service", "Message")
 _COLOURS = {"debug": "\x1b[2m", "warn": "\x1b[33m", "error": "\x1b[31m", "dpanic": "\x1b[31;1m",
             "panic": "\x1b[31;1m", "fatal": "\x1b[31;1m"}
 _RESET = "\x1b[0m"
-# Characters of rows held before they are written (one write per row costs about as much as
-# making the row). ~8 KiB: what a pipe's reader gets at a time anyway, so `| head` still
-# ends the run at once; and a line of a megabyte is not held beside others.
-BATCH = 8192
 
 
 _last_second = [None, ""]
@@ -30,114 +31,147 @@ def local_time(ts: float | None) -> str:
     return _last_second[1]
 
 
+def when(e) -> str:
+    """The Date column: the local time, or the day alone for an entry whose time is unknown
+    but whose file's day is known, else empty."""
+    if e.ts is not None:
+        return local_time(e.ts)
+    return e.day.isoformat() if e.day is not None else ""
+
+
 def _one_line(text: str) -> str:
     return text.replace("\n", "\\n").replace("\r", "\\r").replace("\t", " ")
 
 
 class TableWriter:
-    """Date, Level, IP, User, Service, Message. On a terminal the message is cut to the
-    width and levels are coloured; elsewhere every message is printed whole."""
+    """Date, (Host,) Level, IP, User, Service, Message. Elsewhere than on a terminal every message is
+    printed whole on one row, and the rows are exactly those of the wide layout.
 
-    HEAD = "{:<19.19}  {:<5.5}  {:<15.15}  {:<10.10}  {:<20.20}  "  # Date Level IP User Service
+    On a terminal the columns are sized so that the message gets the room, and levels are
+    coloured (every row of an entry, so that ``less -R`` keeps them):
 
-    def __init__(self, out, tty: bool, width: int = 120):
+    - WIDE columns or more: every column; the message gets the rest (41+ characters);
+    - narrower (an 80- or 100-column terminal): Date, Level, Service (14), then the message
+      (36 characters at 80), which the entry's user and IP begin, in brackets, when it has
+      them: ``[jenny 10.0.0.7] Login failed``;
+    - a message longer than its room wraps at spaces onto up to MAX_ROWS rows, indented under
+      the Message column, the last one cut with "…".
+
+    With several hosts (``hosts``) the Host column follows the date; on a narrow terminal the
+    host leads the brackets: ``[node-a jenny 10.0.0.7]``."""
+
+    WIDE = 120
+    MAX_ROWS = 3
+    _FULL = "{:<19.19}  {:<5.5}  {:<15.15}  {:<10.10}  {:<20.20}  "  # Date Level IP User Service
+    _FULL_HOST = "{:<19.19}  {:<12.12}  {:<5.5}  {:<15.15}  {:<10.10}  {:<20.20}  "  # ... with Host
+    _NARROW = "{:<19.19}  {:<5.5}  {:<14.14}  "  # Date Level Service
+
+    def __init__(self, out, tty: bool, width: int = 120, hosts: bool = False):
         self.out = out
         self.tty = tty
         self.width = width
         self.started = False
-        self.room = max(10, width - len(self.HEAD.format("", "", "", "", "")))
-        self.head = self.HEAD.format
-        self.tail = "{:<15.15}  {:<10.10}  {:<20.20}  ".format  # IP User Service
-        self._left = {}   # (second, level) -> the Date and Level columns
-        self._rows = []   # rows not yet written (not on a terminal), BATCH characters at most
-        self._held = 0
+        self.hosts = hosts
+        self.wide = not tty or width >= self.WIDE
+        full = self._FULL_HOST if hosts else self._FULL
+        self.head = (full if self.wide else self._NARROW).format
+        self.indent = len(self.head(*[""] * ((6 if hosts else 5) if self.wide else 3)))
+        self.room = max(20, width - self.indent)
 
-    def row(self, cells) -> str:
-        msg = cells[5]
+    def _cells(self, when_, level, ip, user, service, msg, host=None) -> tuple[str, str]:
+        """(the columns before the message, the message) of one row."""
+        if self.wide:
+            lead = (when_, host or "") if self.hosts else (when_,)
+            return self.head(*lead, level, ip, user, service), msg
+        who = " ".join(v for v in (host, user, ip) if v)
+        return self.head(when_, level, service), f"[{who}] {msg}" if who else msg
+
+    def row(self, cells, host=None) -> str:
+        """The one row of ``cells`` (the six columns), its message cut to the room on a terminal."""
+        head, msg = self._cells(*cells, host=host)
         if self.tty and len(msg) > self.room:
             msg = msg[:self.room - 1] + "…"
-        return (self.head(*cells[:5]) + msg).rstrip()
+        return (head + msg).rstrip()
 
-    def write(self, e) -> None:
+    def rows(self, cells, host=None) -> list[str]:
+        """The rows of ``cells``: one, or on a terminal as many as the message needs (up to
+        MAX_ROWS), continuations indented under the Message column."""
+        head, msg = self._cells(*cells, host=host)
+        if not self.tty or len(msg) <= self.room:
+            return [(head + msg).rstrip()]
+        import textwrap
+        parts = textwrap.wrap(msg, self.room, max_lines=self.MAX_ROWS, placeholder=" …") or [""]
+        pad = " " * self.indent
+        return [(head + parts[0]).rstrip()] + [(pad + p).rstrip() for p in parts[1:]]
+
+    def write(self, e, host: str | None = None) -> None:
         if not self.started:
-            self.out.write(self.row(COLUMNS) + "\n")
+            if self.wide:
+                head = self.row(COLUMNS, "Host" if self.hosts else None)
+            else:
+                head = self.head("Date", "Level", "Service") + (
+                    "[Host User IP] Message" if self.hosts else "[User IP] Message")
+            self.out.write(head + "\n")
             self.started = True
-        if self.tty:
-            line = self.row((local_time(e.ts), e.level.upper(), e.ip, e.user, e.service, _one_line(e.msg)))
-            colour = _COLOURS.get(e.level)
-            self.out.write(f"{colour}{line}{_RESET}\n" if colour else line + "\n")
+        cells = (when(e), e.level.upper(), e.ip, e.user, e.service, _one_line(e.msg))
+        colour = _COLOURS.get(e.level) if self.tty else None
+        if not self.tty:
+            self.out.write(self.row(cells, host) + "\n")
             return
-        # To a file or a pipe: the same row from pieces formatted once (the date's and the
-        # level's repeat), the rows handed over in batches (see flush).
-        fields = e.fields
-        ts = e.ts
-        left = self._left.get((int(ts // 1) if ts is not None else None, e.level))
-        if left is None:
-            left = self._left_piece(ts, e.level)
-        logger = e.logger
-        service = logger[6:] if logger.startswith("pydio.") else logger
-        msg = e.msg
-        if "\n" in msg or "\r" in msg or "\t" in msg:
-            msg = _one_line(msg)
-        row = (left + self.tail(str(fields.get("RemoteAddress", "")) if fields else "",
-                                str(fields.get("UserName", "")) if fields else "", service) + msg).rstrip()
-        self._rows.append(row)
-        self._held += len(row)
-        if self._held >= BATCH:
-            self.flush()
-
-    def _left_piece(self, ts, level: str) -> str:
-        """The Date and Level columns, padded (kept for the second and level they show)."""
-        if len(self._left) > 4096:
-            self._left.clear()
-        piece = "{:<19.19}  {:<5.5}  ".format(local_time(ts), level.upper())
-        self._left[(int(ts // 1) if ts is not None else None, level)] = piece
-        return piece
-
-    def flush(self) -> None:
-        """Hand the rows held to ``out`` (one write: a write per row costs as much as the row)."""
-        if self._rows:
-            self._rows.append("")
-            self.out.write("\n".join(self._rows))
-            self._rows.clear()
-            self._held = 0
+        for line in self.rows(cells, host):
+            self.out.write(f"{colour}{line}{_RESET}\n" if colour else line + "\n")
 
     def close(self) -> None:
-        self.flush()
+        pass
 
 
 class JsonWriter:
-    """One object per line: a JSON line's own object (byte for byte), others under Cells' keys."""
+    """One object per line: a JSON line's own object (byte for byte), others under Cells' keys
+    (see :meth:`cellsrun.browse.entries.Entry.json_line`); with a host, it comes first
+    (``"host"``, replacing a ``"host"`` of the line's own)."""
 
-    def __init__(self, out):
+    def __init__(self, out, hosts: bool = False):
         self.out = out
-        self._rows = []  # lines not yet written, BATCH characters at most (see TableWriter.flush)
-        self._held = 0
-        self._dumps = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps without its set-up
 
-    def write(self, e) -> None:
-        row = e.raw if e.kind == "json" else self._dumps(e.as_object())
-        self._rows.append(row)
-        self._held += len(row)
-        if self._held >= BATCH:
-            self.close()
+    def write(self, e, host: str | None = None) -> None:
+        if host is None:
+            text = e.json_line()
+        elif e.kind == "json" and not e.stamp and "host" not in e.obj:
+            rest = e.raw.lstrip()[1:].lstrip()
+            text = '{"host":' + json.dumps(host, ensure_ascii=False) + ("," if rest[:1] != "}" else "") + rest
+        else:  # not a JSON line, or one with a "host" of its own: ours is the one shown
+            obj = {"host": host}
+            obj.update((k, v) for k, v in e.as_object().items() if k != "host")
+            text = json.dumps(obj, ensure_ascii=False)
+        self.out.write(text + "\n")
 
     def close(self) -> None:
-        if self._rows:
-            self._rows.append("")
-            self.out.write("\n".join(self._rows))
-            self._rows.clear()
-            self._held = 0
+        pass
+
+
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(text: str) -> str:
+    """``text`` safe for a spreadsheet: log text is written by whoever reaches the server, and a
+    cell starting with ``=``, ``+``, ``-``, ``@`` (or a tab or CR, which some spreadsheets skip
+    before a formula) would be evaluated; it gets a leading ``'`` and is shown as text."""
+    return "'" + text if text.startswith(_FORMULA) else text
 
 
 class CsvWriter:
-    def __init__(self, out):
+    """The table's columns as CSV (with several hosts, Host after Date), every cell made safe
+    by :func:`csv_cell`."""
+
+    def __init__(self, out, hosts: bool = False):
         import csv
         self.w = csv.writer(out)
-        self.w.writerow(COLUMNS)
+        self.w.writerow(HOST_COLUMNS if hosts else COLUMNS)
 
-    def write(self, e) -> None:
-        self.w.writerow((local_time(e.ts), e.level.upper(), e.ip, e.user, e.service, e.msg))
+    def write(self, e, host: str | None = None) -> None:
+        cells = (when(e), e.level.upper(), csv_cell(e.ip), csv_cell(e.user), csv_cell(e.service),
+                 csv_cell(e.msg))
+        self.w.writerow(cells if host is None else (cells[0], csv_cell(host)) + cells[1:])
 
     def close(self) -> None:
         pass
@@ -146,16 +180,17 @@ class CsvWriter:
 class DetailWriter:
     """Every field of each entry, as a block (the console's detail window)."""
 
-    def __init__(self, out):
+    def __init__(self, out, hosts: bool = False):
         self.out = out
         self.first = True
 
-    def write(self, e) -> None:
+    def write(self, e, host: str | None = None) -> None:
         if not self.first:
             self.out.write("\n")
         self.first = False
-        rows = [("Date", local_time(e.ts)), ("Level", e.level.upper()), ("Service", e.service),
-                ("Logger", e.logger), ("Message", e.msg)]
+        rows = [("Date", when(e))] + ([("Host", host)] if host is not None else []) + [
+            ("Arrived", e.stamp), ("Level", e.level.upper()), ("Service", e.service),
+            ("Logger", e.logger), ("Message", e.msg)]
         rows += [(k, v if isinstance(v, str) else json.dumps(v)) for k, v in e.fields.items()]
         width = max(len(k) for k, _ in rows)
         for key, value in rows:
@@ -169,14 +204,17 @@ class DetailWriter:
 class StatsWriter:
     """Entries per hour by level: bars in the terminal, or the numbers as JSON."""
 
-    def __init__(self, out, as_json: bool, width: int = 80):
+    def __init__(self, out, as_json: bool, width: int = 80, hosts: bool = False):
         self.out = out
         self.as_json = as_json
         self.width = width
         self.hours: dict[str, dict[str, int]] = {}
 
-    def write(self, e) -> None:
-        hour = local_time(e.ts)[:13] + ":00" if e.ts is not None else "unknown"
+    def write(self, e, host: str | None = None) -> None:
+        if e.ts is not None:
+            hour = local_time(e.ts)[:13] + ":00"
+        else:  # the day alone when the file's is known (sorts before the day's hours)
+            hour = f"{e.day} (no time)" if e.day is not None else "unknown"
         counts = self.hours.setdefault(hour, {})
         level = e.level or "none"
         counts[level] = counts.get(level, 0) + 1

@@ -14,6 +14,9 @@
   ``warn`` callable given to :class:`Reader` (default: a ``warning:`` line on stderr).
 - An archive's last line is shown even without its newline (a rotator stopped with half a line
   leaves one); the live file's is not, until it is complete (the rotator is still writing it).
+- A line without a time, and none before it in its file, gets its file's day (``Entry.day``):
+  an archive's is in its name, the live file's is that of its last write (the rotator keeps
+  one day in it), so ``--day`` and a period that holds that whole day find it.
 """
 
 from __future__ import annotations
@@ -158,7 +161,7 @@ class Reader:
             if job is None or isinstance(job, io.BufferedReader):  # no grep, or a file to scan
                 yield from self._scan_entries(lf, job)
             else:
-                yield from self._grep_entries(job)
+                yield from self._grep_entries(job, lf.day)
         except FileNotFoundError:  # rotated or removed since it was listed
             return
         except (OSError, Unreadable) as e:
@@ -177,7 +180,7 @@ class Reader:
                 blocks = _plain_blocks(f, start, complete_last=not lf.live, block=self.block)
             last_ts = None
             for block, pos in blocks:
-                for entry in self._block_entries(block, last_ts):
+                for entry in self._block_entries(block, last_ts, lf.day):
                     last_ts = entry.ts if entry.ts is not None else last_ts
                     if q.matches(entry):
                         yield entry
@@ -195,8 +198,8 @@ class Reader:
                 if q.until is not None and block_end is not None and block_end > q.until + SLACK:
                     return  # time order: nothing later in this file can match
 
-    def _grep_entries(self, job):
-        """The matching entries of an archive, with grep finding the candidate lines."""
+    def _grep_entries(self, job, day=None):
+        """The matching entries of an archive (of ``day``), with grep finding the candidate lines."""
         q = self.q
         last_ts = None
         for raw, before in job.lines():
@@ -204,6 +207,8 @@ class Reader:
             if e.ts is None:  # the nearest entry before it: in grep's context, else the last match
                 e.ts = next((ts for ts in (parse_line(c.decode("utf-8", "replace")).ts
                                            for c in before()) if ts is not None), last_ts)
+                if e.ts is None:
+                    e.day = day
             last_ts = e.ts
             if q.terms and not q.matches_text(e.raw.lower()):
                 continue
@@ -212,10 +217,11 @@ class Reader:
             if q.matches(e):
                 yield e
 
-    def _block_entries(self, block: bytes, last_ts):
+    def _block_entries(self, block: bytes, last_ts, day=None):
         """Entries of the lines of ``block`` that can match: the lines holding the needle, or
         every line when there is none (then there is no full text either: its first term is
-        the needle). A line without a time of its own takes the time of the line before it."""
+        the needle). A line without a time of its own takes the time of the line before it;
+        without one either, the file's ``day`` (a date, or None when unknown)."""
         q = self.q
         if self.needle is None:
             stop = q.until + SLACK if q.until is not None else None
@@ -223,6 +229,8 @@ class Reader:
                 e = parse_line(raw.decode("utf-8", "replace"))
                 if e.ts is None:
                     e.ts = last_ts
+                    if last_ts is None:
+                        e.day = day
                 else:
                     last_ts = e.ts
                     if stop is not None and e.ts > stop:
@@ -242,10 +250,12 @@ class Reader:
                 e = parse_line(raw)
                 if e.ts is None:
                     e.ts = _time_before(block, start) or last_ts
+                    if e.ts is None:
+                        e.day = day
                 yield e
             i = find(needle, end + 1)
 
-    def block_matches(self, block: bytes, last_ts=None):
+    def block_matches(self, block: bytes, last_ts=None, day=None):
         """(index in ``block`` where the line starts, entry) of the lines of ``block`` that can
         match, chosen and timed as :meth:`_block_entries` does (the page reads with it, to know
         where each line is; the terminal's loop stays without that bookkeeping). No early stop
@@ -257,6 +267,8 @@ class Reader:
                 e = parse_line(raw.decode("utf-8", "replace"))
                 if e.ts is None:
                     e.ts = last_ts
+                    if last_ts is None:
+                        e.day = day
                 else:
                     last_ts = e.ts
                 yield i, e
@@ -274,6 +286,8 @@ class Reader:
                 e = parse_line(raw)
                 if e.ts is None:
                     e.ts = _time_before(block, start) or last_ts
+                    if e.ts is None:
+                        e.day = day
                 yield start, e
             i = find(needle, end + 1)
 
@@ -296,6 +310,14 @@ def _last_time(block: bytes) -> float | None:
     return _time_before(block, len(block) + 1, look=20)
 
 
+def _live_day(f) -> "_dt.date":
+    """The day a live file holds, as :func:`select_files` sees it: its last write's, or today
+    when it is empty (a new day's file)."""
+    import datetime as _dt
+    st = os.fstat(f.fileno())
+    return _dt.date.fromtimestamp(st.st_mtime) if st.st_size else _dt.date.today()
+
+
 def follow(path: str, reader: Reader, offset: int, emit, poll: float = 0.25, stop=lambda: False,
            positions: bool = False) -> None:
     """Emit new matching entries of the live file from ``offset`` on, across rotations:
@@ -308,6 +330,7 @@ def follow(path: str, reader: Reader, offset: int, emit, poll: float = 0.25, sto
     ``reader.warn`` is told once, and the old file is kept until a regular one appears."""
     f = open_log(path)
     ino = os.fstat(f.fileno()).st_ino
+    day = _live_day(f)
     pos = offset
     last_ts = None
     refused = None  # (inode, mode, ctime) of what was reported as not readable at ``path``
@@ -320,12 +343,12 @@ def follow(path: str, reader: Reader, offset: int, emit, poll: float = 0.25, sto
                 # Where lines were cut, the block holds newlines the file does not: find them
                 # again on the file's bytes (only then) to give each line its offset.
                 inserted = [] if len(block) == end - pos else cut(os.pread(f.fileno(), end - pos, pos))[1]
-                for i, entry in reader.block_matches(block, last_ts):
+                for i, entry in reader.block_matches(block, last_ts, day):
                     last_ts = entry.ts if entry.ts is not None else last_ts
                     if reader.q.matches(entry):
                         emit(entry, ino, pos + i - bisect.bisect_left(inserted, i))
             else:
-                for entry in reader._block_entries(block, last_ts):
+                for entry in reader._block_entries(block, last_ts, day):
                     last_ts = entry.ts if entry.ts is not None else last_ts
                     if reader.q.matches(entry):
                         emit(entry)
@@ -351,6 +374,7 @@ def follow(path: str, reader: Reader, offset: int, emit, poll: float = 0.25, sto
                     continue
                 f.close()
                 f, ino, pos = new, os.fstat(new.fileno()).st_ino, 0
+                day = _live_day(f)
                 continue
             time.sleep(poll)
     finally:

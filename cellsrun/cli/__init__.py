@@ -26,7 +26,9 @@ COMMANDS = {
     "rotate": ("read a service's output and write it to rotated log files", "rotate"),
     "exec": ("(run by supervisord) point stdout/stderr at the FIFO and exec the service", "launch"),
     "demo": ("a stand-in for Pydio Cells writing realistic log lines", "launch"),
-    "config": ("print supervisord configuration", "launch"),
+    "config": ("print supervisord or rsyslog configuration", "launch"),
+    "housekeep": ("compress and expire the finished days of a directory nobody rotates "
+                  "(a collector's)", "ship"),
     "logs": ("browse the logs: filter, follow, detail, export (Cells' Backend > Logs)", "browse"),
     "web": ("serve the logs as a web page (Cells' Backend > Logs in the browser)", "web"),
 }

@@ -10,7 +10,7 @@ from cellsrun import defaults
 from cellsrun.cli.flags import add_home, converter, service_command
 from cellsrun.errors import UsageError
 
-SERVICE_OPTIONS = ("log", "keep_days", "max_total", "compress", "startsecs", "web", "web_listen")
+SERVICE_OPTIONS = ("log", "keep_days", "max_total", "compress", "startsecs", "web", "web_listen", "stamp")
 
 
 def _add_service_options(p: argparse.ArgumentParser) -> None:
@@ -28,6 +28,14 @@ def _add_service_options(p: argparse.ArgumentParser) -> None:
                    help="size all archives may use, e.g. 5GB; 0: no limit (default: the saved value, else 0)")
     p.add_argument("--compress", choices=defaults.COMPRESSIONS,
                    help=f"compress archives (default: the saved value, else {defaults.COMPRESS})")
+    stamp = p.add_mutually_exclusive_group()
+    stamp.add_argument("--stamp", action="store_true", default=None,
+                       help="the rotator begins each line with the time it arrived, for a service "
+                       "whose lines carry none (not with --log production; saved) "
+                       "(default: the saved choice, else off)")
+    stamp.add_argument("--no-stamp", dest="stamp", action="store_false",
+                       help="lines are written as the service wrote them (saved) "
+                       "(default: the saved choice, else no stamp)")
     p.add_argument("--startsecs", type=converter(dt.seconds, "startsecs"), metavar="S",
                    help="seconds the service must stay up to count as started "
                    f"(default: the saved value, else {defaults.STARTSECS})")
@@ -114,6 +122,7 @@ def run_start(args, restart: bool = False) -> int:
     from cellsrun.launch.outcome import Interrupted
     flags = _start_flags(args)
     s, system = _context(args, flags)
+    s.check()
     if system is not None and flags:
         raise UsageError(
             f"the programs of {s.home} are run by the system's supervisord ({system.conf}), whose blocks "
@@ -226,9 +235,12 @@ def run_demo(args) -> int:
 
 
 def add_config(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--supervisor", action="store_true", required=True,
-                   help="print the [program:] blocks for a system supervisord (/etc/supervisor/conf.d/), "
-                   "after preparing the working dir for it (required; there is no default)")
+    from cellsrun.cli.ship import add_rsyslog_config
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--supervisor", action="store_true",
+                       help="print the [program:] blocks for a system supervisord (/etc/supervisor/conf.d/), "
+                       "after preparing the working dir for it (no default: one of the three modes is required)")
+    add_rsyslog_config(p, which)
     p.add_argument("--user", metavar="NAME",
                    help="run both programs as this user (user= in the blocks) and give it the working "
                    "dir (default: none, i.e. as supervisord's own user, root under a system supervisord)")
@@ -236,6 +248,12 @@ def add_config(p: argparse.ArgumentParser) -> None:
 
 
 def run_config(args) -> int:
+    if args.rsyslog_ship or args.rsyslog_collect:
+        from cellsrun.cli.ship import run_rsyslog_config
+        if args.user or _start_flags(args):
+            raise UsageError("the service's options (--user, --log, --demo, --web, a command ...) go with "
+                             "config --supervisor, not with the rsyslog snippets")
+        return run_rsyslog_config(args, lambda: _context(args, find_system=False)[0].log_dir)
     from cellsrun.launch import account, supervisor_conf, workdir
     from cellsrun.launch.execshim import check_command
     from cellsrun.launch.outcome import EXEC_LOG, ROTATE_LOG, WEB_LOG
@@ -243,6 +261,7 @@ def run_config(args) -> int:
     user = account.lookup(args.user) if args.user else None
     other = user is not None and account.is_other(user)
     s, _ = _context(args, flags, find_system=False, trusted=(user.pw_uid,) if user else ())
+    s.check()
     argv = s.service_argv(require_cells=False)
     program = argv[0] if s.command and not s.demo else None
     try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from cellsrun import datatypes as dt
 from cellsrun import defaults
-from cellsrun.cli.flags import converter
+from cellsrun.cli.flags import archive_care, converter
 
 _ON = "store_true"
 
@@ -25,24 +25,21 @@ FLAGS = {
                   "$CELLS_WORKING_DIR/logs, else ~/.config/pydio/cells/logs)"),
     "--name": dict(default=defaults.LIVE_NAME, type=converter(dt.file_name, "name"),
                    help=f"live file name (default: {defaults.LIVE_NAME})"),
-    "--keep-days": dict(type=converter(dt.keep_days, "keep-days"), default=defaults.KEEP_DAYS,
-                        metavar="N", help=f"remove archives dated more than N days ago "
-                        f"(default {defaults.KEEP_DAYS}; 0: never)"),
-    "--max-total": dict(type=converter(dt.byte_size, "max-total"), default=0, metavar="SIZE",
-                        help="remove the oldest archives while all exceed SIZE, e.g. 5GB "
-                        "(default 0: no limit)"),
-    "--compress": dict(choices=defaults.COMPRESSIONS, default=defaults.COMPRESS,
-                       help=f"compress archives (default {defaults.COMPRESS})"),
+    **archive_care("archives"),
     "--format": dict(choices=("raw", "json"), default="raw",
                      help="raw: bytes as they come (default); json: every line one JSON object "
                      "(other lines wrapped)"),
-    "--utc": dict(action=_ON, help="rotate at midnight UTC, not local time"),
+    "--stamp": dict(action=_ON, help="begin each line with the time it arrived, RFC 3339 with "
+                    "microseconds and the offset, then a space, as s6-log T and svlogd -tt do "
+                    "(default: lines as they come; not with --format json)"),
+    "--utc": dict(action=_ON, help="rotate at midnight UTC, and stamp in UTC (default: local "
+                  "time, TZ honoured)"),
     "--logger": dict(default="", help="logger name in wrapped lines (default: NAME's stem)"),
     "--max-line": dict(type=converter(dt.max_line, "max-line"), default=defaults.MAX_LINE_BYTES,
                        metavar="SIZE", help="cut lines longer than SIZE (default 1MiB)"),
     "--exit-with-parent": dict(action=_ON, help="(set by supervisord's config) when the parent "
                                "dies, read on until the service has closed the FIFO, then exit; "
-                               "not for `cmd | cellsrun rotate`"),
+                               "not for `cmd | cellsrun rotate` (default off)"),
 }
 
 
@@ -111,6 +108,6 @@ def run_rotate(args) -> int:
                               input=args.input, keep_days=args.keep_days,
                               max_total=args.max_total, compress=args.compress,
                               format=args.format, utc=args.utc, logger=args.logger,
-                              max_line=args.max_line)
+                              max_line=args.max_line, stamp=args.stamp)
     settings.exit_with_parent = args.exit_with_parent
     return run(settings)

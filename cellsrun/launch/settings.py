@@ -41,10 +41,12 @@ class Settings:
     stopwaitsecs seconds between TERM and KILL at stop (default 20)
     web          also serve the page (`cellsrun web`) as the program cells-logs-web (default false)
     web_listen   the page's HOST:PORT (default 127.0.0.1:8035)
+    stamp        the rotator begins each line with its arrival time (`rotate --stamp`; default
+                 false); refused with the production log mode (see :meth:`check`)
     """
 
     FIELDS = ("log", "command", "demo", "keep_days", "max_total", "compress", "startsecs", "stopwaitsecs",
-              "web", "web_listen")
+              "web", "web_listen", "stamp")
 
     def __init__(self, home: str, log_dir: str | None = None):
         self.home = os.path.abspath(home)
@@ -59,6 +61,7 @@ class Settings:
         self.web = False
         self.web_listen = defaults.WEB_LISTEN
         self.stopwaitsecs = defaults.STOPWAITSECS
+        self.stamp = defaults.STAMP
 
     # -- derived paths ---------------------------------------------------------------------
 
@@ -105,6 +108,16 @@ class Settings:
             return ["cells", "start"]
         raise UsageError("no service to run: `cells` is not on PATH and no command is configured; "
                          "try `cellsrun start --demo` or `cellsrun start -- COMMAND ARGS...`")
+
+    def check(self) -> None:
+        """Refuse settings that cannot go together, wherever each came from (UsageError):
+        what starts programs calls it (start, config --supervisor), not stop or status, which
+        must work whatever the environment says."""
+        if self.stamp and self.json_logs:
+            raise UsageError(
+                f"--stamp cannot go with --log {PRODUCTION} (from a flag, $PYDIO_LOGS_LEVEL or "
+                f"{self.settings_file}): a stamp before a JSON line would break it, and JSON lines "
+                "carry their own time; drop one (--no-stamp, or another --log)")
 
     # -- persistence -----------------------------------------------------------------------
 
@@ -158,7 +171,7 @@ def _convert(key: str, value):
             except UsageError as e:
                 raise ValueError(str(e)) from None
         return value
-    if key in ("demo", "web"):
+    if key in ("demo", "web", "stamp"):
         if not isinstance(value, bool):
             raise ValueError("must be true or false")
         return value

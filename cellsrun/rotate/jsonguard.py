@@ -80,9 +80,15 @@ class JsonGuard:
         return (self._head + encode_basestring(line.decode("utf-8", "backslashreplace"))
                 + "}\n").encode("utf-8")
 
-    def check(self, buf, end: int, t: float):
+    def piece(self, line: bytes, t: float) -> bytes:
+        """One line without its newline (a piece of a long line, a partial last line),
+        ended: as it is if it is an object, else wrapped."""
+        return line + b"\n" if self.is_object(line) else self.wrap(line, t)
+
+    def check(self, buf, end: int, t: float, first: float | None = None):
         """The lines in ``buf[:end]`` (complete, ending in a newline), every line that is
-        not a JSON object wrapped. ``buf`` is a bytes or bytearray. Returns a view of
+        not a JSON object wrapped (``ts``: ``t``; ``first``, the time the first line
+        started, is not used). ``buf`` is a bytes or bytearray. Returns a view of
         ``buf`` itself when all lines are objects (the common case, no copy)."""
         view = memoryview(buf)[:end]
         if self._all_objects(buf, view, 0, end):

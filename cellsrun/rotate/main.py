@@ -9,7 +9,7 @@ import sys
 import time
 
 from cellsrun import defaults
-from cellsrun.errors import RuntimeFailure
+from cellsrun.errors import RuntimeFailure, UsageError
 from cellsrun.rotate.rotator import Rotator, Stall
 
 STOP_GRACE = 10.0   # seconds a stop waits for a full disk to take the held bytes
@@ -31,7 +31,8 @@ class RotateSettings:
                  format: str = "raw",         # "raw": bytes as they come; "json": one object a line
                  utc: bool = False,           # days in UTC rather than local time (TZ)
                  logger: str = "",            # "logger" of wrapped json lines; default: NAME's stem
-                 max_line: int = defaults.MAX_LINE_BYTES):  # bytes; longer lines are cut into pieces
+                 max_line: int = defaults.MAX_LINE_BYTES,  # bytes; longer lines are cut into pieces
+                 stamp: bool = False):        # begin each line with its arrival time (raw format only)
         self.directory = directory
         self.name = name
         self.input = input
@@ -42,6 +43,7 @@ class RotateSettings:
         self.utc = utc
         self.logger = logger
         self.max_line = max_line
+        self.stamp = stamp
         self.exit_with_parent = False  # under supervisord: end after the service when it dies
 
 
@@ -96,6 +98,10 @@ def run_rotate(settings: RotateSettings, clock=None) -> int:
     from cellsrun.fifo import check_fifo_path
     from cellsrun.rotate.pump import Pump, Signals, open_input
 
+    if settings.stamp and settings.format == "json":
+        raise UsageError("--stamp cannot go with --format json: a stamp before a JSON object "
+                         "would break it (in json format a wrapped line's \"ts\" already is its "
+                         "arrival time)")
     if clock is None:
         clock = Clock(_dt.timezone.utc) if settings.utc else Clock()
     check_fifo_path(settings.input)
@@ -134,6 +140,9 @@ def run_rotate(settings: RotateSettings, clock=None) -> int:
         if settings.format == "json":
             from cellsrun.rotate.jsonguard import JsonGuard
             guard = JsonGuard(settings.logger or settings.name.split(".")[0], clock)
+        elif settings.stamp:
+            from cellsrun.rotate.stamp import Stamper
+            guard = Stamper(clock, day_end=lambda: rotator.next_rotation)
         pump = Pump(fd, is_pipe, rotator, clock, signals, guard=guard, max_line=settings.max_line,
                     lock=lock)
         try:

@@ -6,8 +6,9 @@ Two paths, chosen once:
   file with ``splice(2)``, never through Python. Only at a rotation (and at the
   end) are bytes looked at: if the file does not end on a newline, the rest of
   the line is read and written to the old file first, so a line is never split.
-- **json, or input that is not a pipe**: chunks are read, cut after their last
-  newline, checked by :class:`cellsrun.rotate.jsonguard.JsonGuard` (json) and written.
+- **json, --stamp, or input that is not a pipe**: chunks are read, cut after their last
+  newline, checked by :class:`cellsrun.rotate.jsonguard.JsonGuard` (json) or stamped by
+  :class:`cellsrun.rotate.stamp.Stamper` (--stamp), and written.
   A partial last line waits in memory for its end; the live file always ends on
   a line boundary, so a rotation can happen at once.
 
@@ -82,7 +83,8 @@ class Signals:
 class Pump:
     """Moves input to a :class:`cellsrun.rotate.rotator.Rotator` until end of input or a stop signal.
 
-    ``guard``: a :class:`cellsrun.rotate.jsonguard.JsonGuard` for ``--format json``, else None.
+    ``guard``: a :class:`cellsrun.rotate.jsonguard.JsonGuard` for ``--format json``, a
+    :class:`cellsrun.rotate.stamp.Stamper` for ``--stamp``, else None.
     ``max_line``: bytes; longer lines are cut. ``lock``: the
     :class:`cellsrun.rotate.dirlock.DirLock` held, checked with the live file; if another
     rotator has taken it over, the pump stops as on TERM and sets :attr:`lock_lost`.
@@ -132,7 +134,7 @@ class Pump:
             if self.splice:
                 n = rot.splice_from(self.fd, CHUNK)
             elif self.framer is not None:
-                n = self.framer.read_from(self.fd)
+                n = self.framer.read_from(self.fd, now)  # now: before midnight, as checked above
             else:
                 n = self._read_raw()
             if n and now >= self._next_check:

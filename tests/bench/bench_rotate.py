@@ -1,9 +1,10 @@
 """Benchmark `cellsrun rotate` against cat and the daemontools family (not a test).
 
     python tests/bench/bench_rotate.py [--size 320MB] [--runs 5] [--out tests/bench/results]
+                                       [--only PART] [--tools cat,raw,stamp]
 
 Each round pipes the same file (``cat SRC | TOOL``) into every tool in turn: `cat > file`
-(the baseline), cellsrun rotate raw and json, and s6-log, svlogd, multilog and
+(the baseline), cellsrun rotate raw, raw with --stamp, and json, and s6-log, svlogd, multilog and
 rotatelogs where installed. Wall time covers the whole pipeline, start-up included.
 Reported: the median MB/s, the median of each round's ratio to cat's MB/s, lines/s
 and peak RSS; then throughput while an archive is being compressed, and how late
@@ -50,6 +51,7 @@ def tools(out: Path) -> dict[str, tuple[list[str], str]]:
     t = {
         "cat > file": (["sh", "-c", f"exec cat > {out}/cat.out"], "console"),
         "cellsrun rotate (raw)": (CELLSRUN + ["rotate", "--dir", str(out / "r")], "console"),
+        "cellsrun rotate (raw --stamp)": (CELLSRUN + ["rotate", "--dir", str(out / "st"), "--stamp"], "console"),
         "cellsrun rotate (json)": (CELLSRUN + ["rotate", "--dir", str(out / "j"), "--format", "json"], "json"),
         "cellsrun rotate (json, 2% stray lines)": (CELLSRUN + ["rotate", "--dir", str(out / "k"), "--format",
                                                                "json"], "json-strays"),
@@ -96,11 +98,15 @@ def reset(out: Path) -> None:
     (out / "sv" / "config").write_text("s16777215\nn20\n")
 
 
-def throughput(srcs: dict, runs: int, out: Path, nlines: dict) -> list[dict]:
+def throughput(srcs: dict, runs: int, out: Path, nlines: dict, only=None) -> list[dict]:
+    """Each round runs every tool (``only``: the names holding one of these words; cat is
+    always run, first: it is the baseline of the round's ratios)."""
     table = tools(out)
     reset(out)
     subprocess.run(CELLSRUN + ["rotate", "--dir", str(out / "warm")], input=b"x\n", env=child_env(),
                    check=True)  # writes the bytecode cache once, before anything is timed
+    if only:
+        table = {k: v for k, v in table.items() if k.startswith("cat") or any(w in k for w in only)}
     seconds = {name: [] for name in table}
     ratios = {name: [] for name in table}
     rss = {name: 0 for name in table}
@@ -214,6 +220,9 @@ def main() -> None:
     ap.add_argument("--out", default=str(HERE / "results"))
     ap.add_argument("--only", choices=("throughput", "compression", "midnight"),
                     help="run one part (the others are reported empty)")
+    ap.add_argument("--tools", type=lambda t: [w for w in t.split(",") if w],
+                    help="throughput of the tools whose name holds one of these comma-separated "
+                    "words only, beside cat (e.g. raw,stamp)")
     a = ap.parse_args()
     data = Path(a.data)
     data.mkdir(parents=True, exist_ok=True)
@@ -227,7 +236,7 @@ def main() -> None:
     out = data / "out"
     part = lambda name: a.only in (None, name)  # noqa: E731
     result = {"machine": machine(), "size": a.size, "runs": a.runs,
-              "throughput": throughput(srcs, a.runs, out, nlines) if part("throughput") else [],
+              "throughput": throughput(srcs, a.runs, out, nlines, a.tools) if part("throughput") else [],
               "compression": with_compression(srcs["console"], a.runs, out) if part("compression") else None,
               "midnight_silent_s": midnight_latency(data, a.runs, 0) if part("midnight") else [],
               "midnight_busy_s": midnight_latency(data, a.runs, 5000) if part("midnight") else []}
