@@ -423,3 +423,37 @@ def test_json_guard_wraps_what_it_cannot_judge():
     out = bytes(guard.check(block, len(block), 0.0)).splitlines()
     assert out[0] == b'{"n":1}' and out[2] == b'{"n":2}'
     assert json.loads(out[1])["msg"] == deep.decode()
+
+
+def test_json_guard_block_paths_give_the_bytes_of_judging_each_line_alone():
+    """The fast path (blocks, the runs between odd lines, splits at msgspec's error and in
+    halves) must print exactly what judging every line on its own prints: strays at every
+    density, halves of objects, '{}{}', deep nesting, invalid UTF-8, blank and space-only
+    lines, arrays and scalars, an object with spaces around it."""
+    from cellsrun.clock import Clock
+    from cellsrun.rotate.jsonguard import JsonGuard
+    rnd = random.Random(12)
+    guard = JsonGuard("cells", Clock.utc(lambda: 1_800_000_000.0))
+    real = real_json_lines()
+    deep = b'{"a":' + b"[" * 3000 + b"]" * 3000 + b"}"
+    odd = [b"panic: runtime error", b"\tmain.go:42 +0x1d", b"", b"  ", b"\r", b"[1]", b"null", b'"s"',
+           b"{}{}", b'{"x":', b"}", b'{"a":1}}', deep, b'{"bad":"\xff\xfe"}', b' {"a":1} ',
+           b'{"a":1}\r', b'{"a":}', b"{", b"\x1b[31mred\x1b[0m"]
+    for case in range(60):
+        density = rnd.choice([0.0, 0.0005, 0.02, 0.2, 0.9])
+        lines, n = [], rnd.choice([1, 70, 800, 5000])
+        while len(lines) < n:
+            if rnd.random() < density:
+                pick = rnd.randrange(3)
+                if pick == 0:
+                    lines.extend(split_before_brace(rnd, rnd.choice(real)))  # one object over two lines
+                elif pick == 1:
+                    lines.append(rnd.choice(real) + rnd.choice(real))
+                else:
+                    lines.append(rnd.choice(odd))
+            else:
+                lines.append(rnd.choice(real))
+        block = b"\n".join(lines) + b"\n"
+        alone = b"".join(line + b"\n" if guard.is_object(line) else guard.wrap(line, 1_800_000_000.0)
+                         for line in lines)
+        assert bytes(guard.check(bytearray(block), len(block), 1_800_000_000.0)) == alone, case
