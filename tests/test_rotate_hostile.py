@@ -457,3 +457,27 @@ def test_json_guard_block_paths_give_the_bytes_of_judging_each_line_alone():
         alone = b"".join(line + b"\n" if guard.is_object(line) else guard.wrap(line, 1_800_000_000.0)
                          for line in lines)
         assert bytes(guard.check(bytearray(block), len(block), 1_800_000_000.0)) == alone, case
+
+
+def test_json_mode_wrapped_lines_stay_within_max_line_and_read_back_whole(tmp_path):
+    """A piece of a long line, or a line of control characters (each escaped to six bytes),
+    grows when wrapped: it must not come out longer than --max-line, or every reader that
+    cuts at that bound (`cellsrun logs`, an rsyslog sized to it) splits a JSON object in two.
+    The wrapper splits the text over as many objects as it needs, in order, nothing lost."""
+    max_line = 64 * 1024
+    long_text = b"Z" * (3 * max_line + 123)
+    controls = b"\x01" * (max_line - 10)
+    mixed = ("é\x01€" * 9000).encode()  # under the bound, over it once escaped: split between characters
+    d = tmp_path / "logs"
+    payload = b'{"level":"info","msg":"before"}\n' + long_text + b"\n" + controls + b"\n" + mixed + b"\n"
+    r = run("rotate", "--dir", str(d), "--format", "json", "--max-line", "64KiB", input=payload)
+    assert r.returncode == 0, r.stderr
+    lines = (d / "cells.out").read_bytes().split(b"\n")[:-1]
+    assert max(map(len, lines)) <= max_line, sorted(map(len, lines))[-3:]
+    objs = [json.loads(line) for line in lines]
+    assert objs[0]["msg"] == "before"
+    text = "".join(o["msg"] for o in objs[1:])
+    assert text == (long_text + controls + mixed).decode(), (len(text), [len(o["msg"]) for o in objs])
+    r = run("logs", "--dir", str(d), "--json")
+    got = [json.loads(line) for line in r.stdout.splitlines()]
+    assert len(got) == len(objs) and all(o.get("level") == "info" for o in got), [o.get("level") for o in got]

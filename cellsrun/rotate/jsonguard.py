@@ -46,12 +46,16 @@ class JsonGuard:
 
     ``logger``: the value of ``logger`` in wrapped lines (the program's name).
     ``clock``: a :class:`cellsrun.clock.Clock`, for ``ts`` of wrapped lines.
+    ``max_line``: bytes (None: no bound); no wrapped line, newline excluded, is longer. Escaping
+    lengthens text (a control character takes six bytes), so a line near the bound — a piece
+    of a cut line is exactly at it — is wrapped as several objects, its text split in order.
     """
 
-    def __init__(self, logger: str, clock):
+    def __init__(self, logger: str, clock, max_line: int | None = None):
         self._lines = msgspec.json.Decoder(_AnyObject)
         self._logger = json.dumps(logger)
         self._clock = clock
+        self._max_line = max_line
         self._head_t = None  # the time of the cached start of wrapped lines
         self._head = ""
 
@@ -77,8 +81,16 @@ class JsonGuard:
             self._head = (f'{{"level":"info","ts":"{self._clock.rfc3339(t)}",'
                           f'"logger":{self._logger},"msg":')
             self._head_t = t
-        return (self._head + encode_basestring(line.decode("utf-8", "backslashreplace"))
-                + "}\n").encode("utf-8")
+        out = (self._head + encode_basestring(line.decode("utf-8", "backslashreplace"))
+               + "}\n").encode("utf-8")
+        if self._max_line is None or len(out) <= self._max_line + 1 or len(line) < 2:
+            return out
+        # Too long once escaped: the two halves, each wrapped (and split again if need be),
+        # cut between characters so that none is torn into two invalid halves.
+        half = len(line) // 2
+        while 0 < half < len(line) - 1 and 0x80 <= line[half] < 0xC0:
+            half += 1
+        return self.wrap(line[:half], t) + self.wrap(line[half:], t)
 
     def piece(self, line: bytes, t: float) -> bytes:
         """One line without its newline (a piece of a long line, a partial last line),
