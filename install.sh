@@ -7,7 +7,7 @@
 #                 DIR/share/cellsrun/venv   the virtual environment
 #                 DIR/bin/{cellsrun,supervisord,supervisorctl}  links
 #   --dev         install this checkout in editable mode, with the test tools
-#                 (both installs include the page's extra, `web`: cellsrun web)
+#                 (both installs include the extras `web` (cellsrun web) and `fast` (isal))
 #   --boot        add an @reboot crontab entry that runs `cellsrun start` (no systemd needed)
 #   --no-boot     remove that entry
 #
@@ -46,7 +46,7 @@ fi
 pip=("$venv/bin/python" -m pip install --quiet --disable-pip-version-check)
 if [ "$dev" = 1 ]; then
   # compat mode: a plain .pth path entry; the default import hook costs ~15 ms per start
-  "${pip[@]}" -e "$here[web,test]" --config-settings editable_mode=compat
+  "${pip[@]}" -e "$here[web,fast,test]" --config-settings editable_mode=compat
 else
   # From a copy (symlinks kept): pip builds in the source tree, and a build/ left in the
   # checkout would both litter it and carry removed modules into the next wheel.
@@ -54,7 +54,7 @@ else
   trap 'rm -rf "$src"' EXIT
   tar -C "$here" --exclude=./.git --exclude=./build --exclude=./dist --exclude='*.egg-info' \
       --exclude=__pycache__ -cf - . | tar -C "$src" -xf -
-  "${pip[@]}" --upgrade "$src[web]"
+  "${pip[@]}" --upgrade "$src[web,fast]"
 fi
 
 # The supervisord templates ship inside the package (cellsrun/etc); an older install kept a copy here.

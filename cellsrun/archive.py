@@ -76,6 +76,18 @@ class ArchiveNames:
             text += f".{seq}"
         return compressed_name(text) if compressed else text
 
+    def make_for(self, day_text: str) -> str:
+        """The plain archive name with ``day_text`` where the date goes: for a tool that
+        fills in the day itself (rsyslog: ``%$year%-%$month%-%$day%``)."""
+        return f"{self.name}.{day_text}"
+
+    def plain_glob(self) -> str:
+        """A shell glob (fnmatch) for the plain archives, ``cells.out.2026-11-27`` and
+        ``cells.out.2026-11-27.1``, that matches no compressed or temp file (it must end in
+        a digit): for a tool that watches the archives (rsyslog's imfile)."""
+        d = "[0-9]"
+        return f"{self.name}.{d * 4}-{d * 2}-{d}*{d}"
+
     def _match(self, filename: str):
         m = self._re.match(filename)
         if not m:

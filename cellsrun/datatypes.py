@@ -97,3 +97,43 @@ def listen_address(text: str) -> tuple[str, int]:
     if not sep or not host or not port.isdigit() or int(port) > 65535 or any(c in host for c in "[]/ "):
         raise ValueError(f"invalid listen address {text!r} (expected HOST:PORT, e.g. 127.0.0.1:8035)")
     return host, int(port)
+
+
+_HOST_RE = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                      r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$")
+_V6_RE = re.compile(r"^[0-9A-Fa-f:.]{2,45}$")
+
+
+def port(text: str) -> int:
+    """A TCP port, 1 to 65535."""
+    return bounded_int(text, 1, 65535, "port")
+
+
+def _split_host_port(text: str, what: str) -> tuple[str, str]:
+    if text.startswith("["):  # [2001:db8::1]:514
+        host, sep, rest = text[1:].partition("]:")
+        if not sep or not _V6_RE.match(host):
+            raise ValueError(f"invalid {what} {text!r} (expected e.g. [2001:db8::1]:514)")
+        return host, rest
+    host, sep, rest = text.rpartition(":")
+    if not sep:
+        return "", text
+    if not _HOST_RE.match(host):
+        raise ValueError(f"invalid host name {host!r} in {what} {text!r}")
+    return host, rest
+
+
+def host_port(text: str) -> tuple[str, int]:
+    """``logs.example.net:2514`` -> ("logs.example.net", 2514); an IPv6 address goes in brackets."""
+    host, rest = _split_host_port(text, "HOST:PORT")
+    if not host:
+        raise ValueError(f"invalid HOST:PORT {text!r} (a host and a port are both needed, "
+                         "e.g. logs.example.net:2514)")
+    return host, port(rest)
+
+
+def listen_port(text: str) -> tuple[str, int]:
+    """``[ADDRESS:]PORT``: ``2514`` -> ("", 2514), every address; ``10.0.0.5:2514`` ->
+    ("10.0.0.5", 2514)."""
+    host, rest = _split_host_port(text, "[ADDRESS:]PORT")
+    return host, port(rest)

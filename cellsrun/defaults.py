@@ -32,6 +32,16 @@ STARTSECS = 2                     # seconds the service must stay up to count as
 STOPWAITSECS = 20                 # seconds between TERM and KILL at stop
 MAX_SECS = 3600                   # an upper bound for both (supervisord takes any integer)
 
+# Several servers: rsyslog snippets (`cellsrun config --rsyslog-ship/--rsyslog-collect`), housekeep.
+COLLECT_DIR = "/var/log/cells"    # the collector's files: <dir>/<host>/cells.out.YYYY-MM-DD
+RSYSLOG_CONF = "/etc/rsyslog.conf"  # the main rsyslog configuration a snippet is checked against
+SHIP_TAG = "cells"                # the syslog APP-NAME of a shipped line
+SHIP_QUEUE_LINES = 100_000        # lines a sender's queue holds in memory (beyond, rsyslog spills to disk)
+SHIP_QUEUE_DISK = "1g"            # disk a sender's queue may use while the collector is away
+SHIP_RELP_WINDOW = 1024           # RELP frames in flight (librelp's 128 capped a burst at ~2,900 lines/s)
+SYSLOG_HEADER_BYTES = 8192        # room for rsyslog's own message parts on top of a line, at each end
+HOUSEKEEP_QUIET_SECS = 10         # housekeep leaves a finished day's file written to more recently
+
 # The page.
 WEB_LISTEN = "127.0.0.1:8035"
 

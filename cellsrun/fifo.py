@@ -6,11 +6,9 @@ bytes waiting) all go through this module, so they agree on modes and flags.
 
 from __future__ import annotations
 
-import array
 import fcntl
 import os
 import stat
-import termios
 
 from cellsrun.errors import RuntimeFailure, UsageError
 
@@ -64,6 +62,8 @@ def raise_pipe_size(fd: int, size: int = PIPE_SIZE) -> int:
 
 def bytes_waiting(fd: int) -> int:
     """Bytes in the pipe ``fd`` that nobody has read yet (FIONREAD)."""
+    import array  # here: only `status` asks, and the rotator starts often
+    import termios
     buf = array.array("i", [0])
     fcntl.ioctl(fd, termios.FIONREAD, buf)
     return buf[0]

@@ -112,4 +112,6 @@ def test_nesting_up_to_the_bound_is_parsed_and_prints_in_every_format():
         writer = make(out)
         for entry in (e, c, many):
             writer.write(entry)
+        writer.close()  # a writer is done at close (its contract)
         assert out.getvalue().count("ok") >= 2
+

@@ -464,3 +464,49 @@ def test_follow_skips_a_new_live_file_that_is_not_regular_until_a_regular_one_co
         rc = p.wait(10)
     assert rc == 0 and err.read_bytes() == warning
     assert out.read_bytes() == expected([entry(DAYS[0], 1, "info", "first"), entry(DAYS[1], 1, "info", "second")])
+
+
+@PATHS
+def test_isal_and_zlib_show_the_same_bytes_and_warnings(tmp_path, env):
+    """.gz archives are inflated by ISA-L when the isal package is installed, else by zlib:
+    the same entries and the same warnings either way, damaged files included (ISA-L's
+    errors are worded differently: zlib reads a damaged file again, for its reason)."""
+    pytest.importorskip("isal")
+    d = tmp_path / "logs"
+    d.mkdir()
+    lines = [entry(DAYS[0], i % 60, "info", f"login {i} " + "x" * (i % 500)) for i in range(20000)]
+    data = ("\n".join(l.text for l in lines) + "\n").encode()
+    half = len(data) // 2
+    (d / f"cells.out.{DAYS[0]}.gz").write_bytes(gzip.compress(data[:half]) + gzip.compress(data[half:]))
+    whole = bytearray(gzip.compress(data))
+    (d / f"cells.out.{DAYS[1]}.gz").write_bytes(bytes(whole[:len(whole) * 2 // 3]))  # cut short
+    whole[len(whole) // 2:len(whole) // 2 + 40] = b"\x00" * 40                  # damaged inside
+    (d / f"cells.out.{DAYS[2]}.gz").write_bytes(bytes(whole))
+    crc = bytearray(gzip.compress(b"\n".join(l.text.encode() for l in lines[:50]) + b"\n"))
+    crc[-8] ^= 0xFF                                                             # a wrong checksum
+    (d / f"cells.out.{DAYS[3]}.gz").write_bytes(bytes(crc))
+    for args in (["--json", "-q", "login"], ["--json"]):
+        fast = logs(d, *args, env=env)
+        slow = logs(d, *args, env=dict(env, CELLSRUN_ISAL="0"))
+        assert fast.stdout == slow.stdout and fast.returncode == slow.returncode
+        assert fast.stderr == slow.stderr and fast.stderr.count(b"warning: skipped") == 3, fast.stderr
+        assert fast.stdout.startswith(expected(lines[:1000]))
+
+
+def test_csv_export_never_hands_a_spreadsheet_a_formula(tmp_path):
+    """Log text is written by whoever reaches the server: a cell starting with = + - @ (or a
+    tab or CR) is opened by spreadsheets as a formula. `logs --csv` quotes it with a leading
+    ', as the page's export does."""
+    import csv
+    import io
+    d = tmp_path / "logs"
+    d.mkdir()
+    line = {"level": "info", "ts": "2026-11-28T10:00:00Z", "logger": "pydio.rest.x",
+            "msg": '=HYPERLINK("http://evil","x")', "UserName": "+cmd|calc", "RemoteAddress": "@SUM(1)"}
+    (d / "cells.out").write_text(json.dumps(line) + "\n")
+    r = run("logs", "--dir", str(d), "--csv")
+    assert r.returncode == 0, r.stderr
+    header, row = list(csv.reader(io.StringIO(r.stdout.decode())))
+    cells = dict(zip(header, row))
+    assert cells["Message"] == "'" + line["msg"] and cells["User"] == "'+cmd|calc", cells
+    assert cells["IP"] == "'@SUM(1)", cells

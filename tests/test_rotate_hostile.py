@@ -423,3 +423,61 @@ def test_json_guard_wraps_what_it_cannot_judge():
     out = bytes(guard.check(block, len(block), 0.0)).splitlines()
     assert out[0] == b'{"n":1}' and out[2] == b'{"n":2}'
     assert json.loads(out[1])["msg"] == deep.decode()
+
+
+def test_json_guard_block_paths_give_the_bytes_of_judging_each_line_alone():
+    """The fast path (blocks, the runs between odd lines, splits at msgspec's error and in
+    halves) must print exactly what judging every line on its own prints: strays at every
+    density, halves of objects, '{}{}', deep nesting, invalid UTF-8, blank and space-only
+    lines, arrays and scalars, an object with spaces around it."""
+    from cellsrun.clock import Clock
+    from cellsrun.rotate.jsonguard import JsonGuard
+    rnd = random.Random(12)
+    guard = JsonGuard("cells", Clock.utc(lambda: 1_800_000_000.0))
+    real = real_json_lines()
+    deep = b'{"a":' + b"[" * 3000 + b"]" * 3000 + b"}"
+    odd = [b"panic: runtime error", b"\tmain.go:42 +0x1d", b"", b"  ", b"\r", b"[1]", b"null", b'"s"',
+           b"{}{}", b'{"x":', b"}", b'{"a":1}}', deep, b'{"bad":"\xff\xfe"}', b' {"a":1} ',
+           b'{"a":1}\r', b'{"a":}', b"{", b"\x1b[31mred\x1b[0m"]
+    for case in range(60):
+        density = rnd.choice([0.0, 0.0005, 0.02, 0.2, 0.9])
+        lines, n = [], rnd.choice([1, 70, 800, 5000])
+        while len(lines) < n:
+            if rnd.random() < density:
+                pick = rnd.randrange(3)
+                if pick == 0:
+                    lines.extend(split_before_brace(rnd, rnd.choice(real)))  # one object over two lines
+                elif pick == 1:
+                    lines.append(rnd.choice(real) + rnd.choice(real))
+                else:
+                    lines.append(rnd.choice(odd))
+            else:
+                lines.append(rnd.choice(real))
+        block = b"\n".join(lines) + b"\n"
+        alone = b"".join(line + b"\n" if guard.is_object(line) else guard.wrap(line, 1_800_000_000.0)
+                         for line in lines)
+        assert bytes(guard.check(bytearray(block), len(block), 1_800_000_000.0)) == alone, case
+
+
+def test_json_mode_wrapped_lines_stay_within_max_line_and_read_back_whole(tmp_path):
+    """A piece of a long line, or a line of control characters (each escaped to six bytes),
+    grows when wrapped: it must not come out longer than --max-line, or every reader that
+    cuts at that bound (`cellsrun logs`, an rsyslog sized to it) splits a JSON object in two.
+    The wrapper splits the text over as many objects as it needs, in order, nothing lost."""
+    max_line = 64 * 1024
+    long_text = b"Z" * (3 * max_line + 123)
+    controls = b"\x01" * (max_line - 10)
+    mixed = ("é\x01€" * 9000).encode()  # under the bound, over it once escaped: split between characters
+    d = tmp_path / "logs"
+    payload = b'{"level":"info","msg":"before"}\n' + long_text + b"\n" + controls + b"\n" + mixed + b"\n"
+    r = run("rotate", "--dir", str(d), "--format", "json", "--max-line", "64KiB", input=payload)
+    assert r.returncode == 0, r.stderr
+    lines = (d / "cells.out").read_bytes().split(b"\n")[:-1]
+    assert max(map(len, lines)) <= max_line, sorted(map(len, lines))[-3:]
+    objs = [json.loads(line) for line in lines]
+    assert objs[0]["msg"] == "before"
+    text = "".join(o["msg"] for o in objs[1:])
+    assert text == (long_text + controls + mixed).decode(), (len(text), [len(o["msg"]) for o in objs])
+    r = run("logs", "--dir", str(d), "--json")
+    got = [json.loads(line) for line in r.stdout.splitlines()]
+    assert len(got) == len(objs) and all(o.get("level") == "info" for o in got), [o.get("level") for o in got]

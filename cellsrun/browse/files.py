@@ -113,8 +113,42 @@ def gunzip(f):
     """The decompressed bytes of a ``.gz`` file object, in chunks of at most GZ_OUT bytes
     (bounded memory whatever the ratio: a gzip bomb included); concatenated members are read
     as one stream, as gzip does. Raises :class:`Unreadable` for a file that is not gzip, or is
-    damaged or cut short, once the chunks before the damage have been given."""
-    return Inflater(f).chunks()
+    damaged or cut short, once the chunks before the damage have been given.
+
+    With the ``isal`` package installed (ISA-L: the same format, inflated ~4x faster than
+    zlib) it inflates; set CELLSRUN_ISAL=0 to use zlib. A file ISA-L finds damaged is read
+    again by zlib from the start, its first bytes (already given) skipped, so that what is
+    shown before the damage and the reason given are zlib's, whichever library is there."""
+    fast = _isal()
+    if fast is None:
+        yield from Inflater(f).chunks()
+        return
+    done = 0
+    try:
+        for out in Inflater(f, lib=fast).chunks():
+            done += len(out)
+            yield out
+        return
+    except Unreadable:
+        pass
+    f.seek(0)
+    for out in Inflater(f).chunks():
+        if done >= len(out):
+            done -= len(out)
+            continue
+        yield out[done:] if done else out
+        done = 0
+
+
+def _isal():
+    """(decompressobj, error) of ISA-L, or None when it is missing or disabled."""
+    if os.environ.get("CELLSRUN_ISAL", "1") == "0":
+        return None
+    try:
+        from isal import isal_zlib
+    except ImportError:
+        return None
+    return isal_zlib.decompressobj, isal_zlib.error
 
 
 class Inflater:
@@ -122,16 +156,19 @@ class Inflater:
     member under way, which also holds the input read but not yet used), ``done`` (bytes
     given so far) and the file's position. The page's ``.gz`` index keeps copies of that
     state (see :mod:`gzindex`) and resumes from one with the same reads, so it gets the very
-    bytes, and meets the very damage, that gunzip does."""
+    bytes, and meets the very damage, that gunzip does. ``lib``: (decompressobj, error) of
+    another library with zlib's interface (ISA-L's: no copies of its state); default zlib."""
 
-    def __init__(self, f, d=None, done: int = 0):
-        import zlib
+    def __init__(self, f, d=None, done: int = 0, lib=None):
+        if lib is None:
+            import zlib
+            lib = zlib.decompressobj, zlib.error
+        self.decompressobj, self.error = lib
         self.f = f
-        self.d = d if d is not None else zlib.decompressobj(31)
+        self.d = d if d is not None else self.decompressobj(31)
         self.done = done
 
     def chunks(self):
-        import zlib
         f = self.f
         while True:
             d = self.d
@@ -139,7 +176,7 @@ class Inflater:
                 data = d.unused_data or f.read(GZ_IN)
                 if not data:
                     return
-                d = self.d = zlib.decompressobj(31)
+                d = self.d = self.decompressobj(31)
             else:
                 data = d.unconsumed_tail or f.read(GZ_IN)
                 if not data:
@@ -147,7 +184,7 @@ class Inflater:
                                      else "empty, not a gzip file")
             try:
                 out = d.decompress(data, GZ_OUT)
-            except zlib.error as e:
+            except self.error as e:
                 reason = str(e).split(": ", 1)[-1]
                 raise Unreadable(f"damaged gzip data after {self.done} bytes ({reason})" if self.done
                                  else f"not a gzip file ({reason})") from None

@@ -10,41 +10,59 @@ from cellsrun.defaults import LIVE_NAME
 
 
 def run_logs(directory: str, query, *, name: str = LIVE_NAME, fmt: str = "table", last: int = 0,
-             reverse: bool = False, follow: bool = False, out=sys.stdout) -> int:
+             reverse: bool = False, follow: bool = False, out=sys.stdout, hosts=None) -> int:
     """Print the matches; returns 0 if any matched, 1 if none. ``fmt``: table, json, csv,
     detail, stats or stats-json. ``last``: only the last N matches (0: all). A file that cannot
     be read is skipped with a ``warning:`` line on stderr; the exit code still says whether
     anything matched. Raises RuntimeFailure when ``directory`` holds no log file at all (no logs
-    yet: said, unlike "nothing matched"), or when ``follow`` has no regular live file to follow."""
+    yet: said, unlike "nothing matched"), or when ``follow`` has no regular live file to follow.
+
+    ``hosts``: several directories (a list of :class:`cellsrun.browse.merge.Host`) instead of
+    ``directory``: their entries merged in time order, each shown with its host."""
     from cellsrun.browse import output
     from cellsrun.browse.reader import Reader, follow as follow_live, select_files
 
-    first, end = query.day_range()
-    files = select_files(directory, name, first, end)
-    if not files and not select_files(directory, name, None, None):
-        from cellsrun.errors import RuntimeFailure
-        raise RuntimeFailure(f"no logs in {directory} (is the rotator running? see cellsrun status)")
+    many = hosts is not None
+    if not many:
+        first, end = query.day_range()
+        files = select_files(directory, name, first, end)
+        if not files and not select_files(directory, name, None, None):
+            from cellsrun.errors import RuntimeFailure
+            raise RuntimeFailure(f"no logs in {directory} (is the rotator running? see cellsrun status)")
     tty = out.isatty() if hasattr(out, "isatty") else False
     width = os.get_terminal_size(out.fileno()).columns if tty else 120
-    writer = {"table": lambda: output.TableWriter(out, tty, width),
-              "json": lambda: output.JsonWriter(out),
-              "csv": lambda: output.CsvWriter(out),
-              "detail": lambda: output.DetailWriter(out),
+    writer = {"table": lambda: output.TableWriter(out, tty, width, hosts=many),
+              "json": lambda: output.JsonWriter(out, hosts=many),
+              "csv": lambda: output.CsvWriter(out, hosts=many),
+              "detail": lambda: output.DetailWriter(out, hosts=many),
               "stats": lambda: output.StatsWriter(out, False, width if tty else 100),
               "stats-json": lambda: output.StatsWriter(out, True)}[fmt]()
-    reader = Reader(query)
+    if many:
+        from cellsrun.browse.merge import Merge
+        merge = Merge(hosts, query, name=name)
+        pairs = merge.entries()
+    else:
+        reader = Reader(query)
+        pairs = ((None, entry) for entry in reader.entries(files))
     matched = 0
-    entries = reader.entries(files)
     if last or reverse:
-        entries = deque(entries, maxlen=last or None)
+        pairs = deque(pairs, maxlen=last or None)
         if reverse:
-            entries.reverse()
-    for entry in entries:
-        writer.write(entry)
+            pairs.reverse()
+    for host, entry in pairs:
+        writer.write(entry, host)
         matched += 1
     writer.close()
     out.flush()
-    if follow:
+    if follow and many:
+        def emit_from(host, entry):
+            writer.write(entry, host)
+            out.flush()
+        try:
+            merge.follow(emit_from)
+        except KeyboardInterrupt:
+            return 0
+    elif follow:
         from cellsrun.browse.files import Unreadable
         from cellsrun.errors import RuntimeFailure
         live = os.path.join(directory, name)

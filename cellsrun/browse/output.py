@@ -1,5 +1,9 @@
 """How `cellsrun logs` prints entries: a table (Cells' Backend > Logs columns), JSON, CSV,
-the detail window, and per-hour statistics."""
+the detail window, and per-hour statistics.
+
+With several hosts (``hosts=True``: a collector's directories) each writer also shows the host
+an entry comes from, given to ``write(entry, host)``: a Host column after the date (table, CSV),
+a Host row (detail), a ``"host"`` key first in each JSON object."""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import json
 import time as _time
 
 COLUMNS = ("Date", "Level", "IP", "User", "Service", "Message")
+HOST_COLUMNS = ("Date", "Host", "Level", "IP", "User", "Service", "Message")
 _COLOURS = {"debug": "\x1b[2m", "warn": "\x1b[33m", "error": "\x1b[31m", "dpanic": "\x1b[31;1m",
             "panic": "\x1b[31;1m", "fatal": "\x1b[31;1m"}
 _RESET = "\x1b[0m"
@@ -39,7 +44,7 @@ def _one_line(text: str) -> str:
 
 
 class TableWriter:
-    """Date, Level, IP, User, Service, Message. Elsewhere than on a terminal every message is
+    """Date, (Host,) Level, IP, User, Service, Message. Elsewhere than on a terminal every message is
     printed whole on one row, and the rows are exactly those of the wide layout.
 
     On a terminal the columns are sized so that the message gets the room, and levels are
@@ -50,41 +55,48 @@ class TableWriter:
       (36 characters at 80), which the entry's user and IP begin, in brackets, when it has
       them: ``[jenny 10.0.0.7] Login failed``;
     - a message longer than its room wraps at spaces onto up to MAX_ROWS rows, indented under
-      the Message column, the last one cut with "…"."""
+      the Message column, the last one cut with "…".
+
+    With several hosts (``hosts``) the Host column follows the date; on a narrow terminal the
+    host leads the brackets: ``[node-a jenny 10.0.0.7]``."""
 
     WIDE = 120
     MAX_ROWS = 3
     _FULL = "{:<19.19}  {:<5.5}  {:<15.15}  {:<10.10}  {:<20.20}  "  # Date Level IP User Service
+    _FULL_HOST = "{:<19.19}  {:<12.12}  {:<5.5}  {:<15.15}  {:<10.10}  {:<20.20}  "  # ... with Host
     _NARROW = "{:<19.19}  {:<5.5}  {:<14.14}  "  # Date Level Service
 
-    def __init__(self, out, tty: bool, width: int = 120):
+    def __init__(self, out, tty: bool, width: int = 120, hosts: bool = False):
         self.out = out
         self.tty = tty
         self.width = width
         self.started = False
+        self.hosts = hosts
         self.wide = not tty or width >= self.WIDE
-        self.head = (self._FULL if self.wide else self._NARROW).format
-        self.indent = len(self.head(*[""] * (5 if self.wide else 3)))
+        full = self._FULL_HOST if hosts else self._FULL
+        self.head = (full if self.wide else self._NARROW).format
+        self.indent = len(self.head(*[""] * ((6 if hosts else 5) if self.wide else 3)))
         self.room = max(20, width - self.indent)
 
-    def _cells(self, when_, level, ip, user, service, msg) -> tuple[str, str]:
+    def _cells(self, when_, level, ip, user, service, msg, host=None) -> tuple[str, str]:
         """(the columns before the message, the message) of one row."""
         if self.wide:
-            return self.head(when_, level, ip, user, service), msg
-        who = " ".join(v for v in (user, ip) if v)
+            lead = (when_, host or "") if self.hosts else (when_,)
+            return self.head(*lead, level, ip, user, service), msg
+        who = " ".join(v for v in (host, user, ip) if v)
         return self.head(when_, level, service), f"[{who}] {msg}" if who else msg
 
-    def row(self, cells) -> str:
+    def row(self, cells, host=None) -> str:
         """The one row of ``cells`` (the six columns), its message cut to the room on a terminal."""
-        head, msg = self._cells(*cells)
+        head, msg = self._cells(*cells, host=host)
         if self.tty and len(msg) > self.room:
             msg = msg[:self.room - 1] + "…"
         return (head + msg).rstrip()
 
-    def rows(self, cells) -> list[str]:
+    def rows(self, cells, host=None) -> list[str]:
         """The rows of ``cells``: one, or on a terminal as many as the message needs (up to
         MAX_ROWS), continuations indented under the Message column."""
-        head, msg = self._cells(*cells)
+        head, msg = self._cells(*cells, host=host)
         if not self.tty or len(msg) <= self.room:
             return [(head + msg).rstrip()]
         import textwrap
@@ -92,17 +104,21 @@ class TableWriter:
         pad = " " * self.indent
         return [(head + parts[0]).rstrip()] + [(pad + p).rstrip() for p in parts[1:]]
 
-    def write(self, e) -> None:
+    def write(self, e, host: str | None = None) -> None:
         if not self.started:
-            head = self.row(COLUMNS) if self.wide else self.head("Date", "Level", "Service") + "[User IP] Message"
+            if self.wide:
+                head = self.row(COLUMNS, "Host" if self.hosts else None)
+            else:
+                head = self.head("Date", "Level", "Service") + (
+                    "[Host User IP] Message" if self.hosts else "[User IP] Message")
             self.out.write(head + "\n")
             self.started = True
         cells = (when(e), e.level.upper(), e.ip, e.user, e.service, _one_line(e.msg))
         colour = _COLOURS.get(e.level) if self.tty else None
         if not self.tty:
-            self.out.write(self.row(cells) + "\n")
+            self.out.write(self.row(cells, host) + "\n")
             return
-        for line in self.rows(cells):
+        for line in self.rows(cells, host):
             self.out.write(f"{colour}{line}{_RESET}\n" if colour else line + "\n")
 
     def close(self) -> None:
@@ -111,26 +127,51 @@ class TableWriter:
 
 class JsonWriter:
     """One object per line: a JSON line's own object (byte for byte), others under Cells' keys
-    (see :meth:`cellsrun.browse.entries.Entry.json_line`)."""
+    (see :meth:`cellsrun.browse.entries.Entry.json_line`); with a host, it comes first
+    (``"host"``, replacing a ``"host"`` of the line's own)."""
 
-    def __init__(self, out):
+    def __init__(self, out, hosts: bool = False):
         self.out = out
 
-    def write(self, e) -> None:
-        self.out.write(e.json_line() + "\n")
+    def write(self, e, host: str | None = None) -> None:
+        if host is None:
+            text = e.json_line()
+        elif e.kind == "json" and not e.stamp and "host" not in e.obj:
+            rest = e.raw.lstrip()[1:].lstrip()
+            text = '{"host":' + json.dumps(host, ensure_ascii=False) + ("," if rest[:1] != "}" else "") + rest
+        else:  # not a JSON line, or one with a "host" of its own: ours is the one shown
+            obj = {"host": host}
+            obj.update((k, v) for k, v in e.as_object().items() if k != "host")
+            text = json.dumps(obj, ensure_ascii=False)
+        self.out.write(text + "\n")
 
     def close(self) -> None:
         pass
 
 
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(text: str) -> str:
+    """``text`` safe for a spreadsheet: log text is written by whoever reaches the server, and a
+    cell starting with ``=``, ``+``, ``-``, ``@`` (or a tab or CR, which some spreadsheets skip
+    before a formula) would be evaluated; it gets a leading ``'`` and is shown as text."""
+    return "'" + text if text.startswith(_FORMULA) else text
+
+
 class CsvWriter:
-    def __init__(self, out):
+    """The table's columns as CSV (with several hosts, Host after Date), every cell made safe
+    by :func:`csv_cell`."""
+
+    def __init__(self, out, hosts: bool = False):
         import csv
         self.w = csv.writer(out)
-        self.w.writerow(COLUMNS)
+        self.w.writerow(HOST_COLUMNS if hosts else COLUMNS)
 
-    def write(self, e) -> None:
-        self.w.writerow((when(e), e.level.upper(), e.ip, e.user, e.service, e.msg))
+    def write(self, e, host: str | None = None) -> None:
+        cells = (when(e), e.level.upper(), csv_cell(e.ip), csv_cell(e.user), csv_cell(e.service),
+                 csv_cell(e.msg))
+        self.w.writerow(cells if host is None else (cells[0], csv_cell(host)) + cells[1:])
 
     def close(self) -> None:
         pass
@@ -139,16 +180,17 @@ class CsvWriter:
 class DetailWriter:
     """Every field of each entry, as a block (the console's detail window)."""
 
-    def __init__(self, out):
+    def __init__(self, out, hosts: bool = False):
         self.out = out
         self.first = True
 
-    def write(self, e) -> None:
+    def write(self, e, host: str | None = None) -> None:
         if not self.first:
             self.out.write("\n")
         self.first = False
-        rows = [("Date", when(e)), ("Arrived", e.stamp), ("Level", e.level.upper()), ("Service", e.service),
-                ("Logger", e.logger), ("Message", e.msg)]
+        rows = [("Date", when(e))] + ([("Host", host)] if host is not None else []) + [
+            ("Arrived", e.stamp), ("Level", e.level.upper()), ("Service", e.service),
+            ("Logger", e.logger), ("Message", e.msg)]
         rows += [(k, v if isinstance(v, str) else json.dumps(v)) for k, v in e.fields.items()]
         width = max(len(k) for k, _ in rows)
         for key, value in rows:
@@ -162,13 +204,13 @@ class DetailWriter:
 class StatsWriter:
     """Entries per hour by level: bars in the terminal, or the numbers as JSON."""
 
-    def __init__(self, out, as_json: bool, width: int = 80):
+    def __init__(self, out, as_json: bool, width: int = 80, hosts: bool = False):
         self.out = out
         self.as_json = as_json
         self.width = width
         self.hours: dict[str, dict[str, int]] = {}
 
-    def write(self, e) -> None:
+    def write(self, e, host: str | None = None) -> None:
         if e.ts is not None:
             hour = local_time(e.ts)[:13] + ":00"
         else:  # the day alone when the file's is known (sorts before the day's hours)

@@ -11,8 +11,12 @@ from cellsrun.errors import UsageError
 
 
 def add_logs(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dir", metavar="DIR", help="log directory (default: $CELLS_LOG_DIR, else "
-                   "HOME/logs)")
+    p.add_argument("--dir", metavar="DIR", action="append", help="log directory (default: $CELLS_LOG_DIR, "
+                   "else HOME/logs); repeat, or a quoted glob such as '/var/log/cells/*', for several "
+                   "hosts: merged in time order, with a Host column")
+    p.add_argument("--host", metavar="NAME", action="append", default=[],
+                   help="with several directories: only this host's entries (a directory's name; repeat) "
+                   "(default: every host)")
     p.add_argument("--home", metavar="HOME", help="working dir whose logs to read, as for start "
                    "(default: $CELLS_WORKING_DIR, else ~/.config/pydio/cells)")
     p.add_argument("--name", default=defaults.LIVE_NAME, type=converter(dt.file_name, "name"),
@@ -60,6 +64,13 @@ def run_logs(args) -> int:
         raise UsageError(str(e)) from None
     fmt = ("stats-json" if args.json else "stats") if args.stats else (
         "json" if args.json else "csv" if args.csv else "detail" if args.detail else "table")
+    dirs = args.dir or []
+    if len(dirs) > 1 or args.host or any(c in d for d in dirs for c in "*?["):
+        from cellsrun import logdirs
+        from cellsrun.browse.merge import hosts_of
+        hosts = hosts_of(logdirs.expand(dirs or [_log_dir(args)]), args.host)
+        return run(dirs[0] if dirs else "", query, name=args.name, fmt=fmt, last=args.n,
+                   reverse=args.reverse, follow=args.follow, hosts=hosts)
     directory = _log_dir(args)
     return run(directory, query, name=args.name, fmt=fmt, last=args.n,
                reverse=args.reverse, follow=args.follow)
@@ -72,7 +83,7 @@ def _log_dir(args, env=None) -> str:
     import os
     env = os.environ if env is None else env
     if args.dir:
-        found = [(args.dir, "the log dir", "--dir")]
+        found = [(args.dir[0], "the log dir", "--dir")]
     elif env.get("CELLS_LOG_DIR"):
         found = [(env["CELLS_LOG_DIR"], "the log dir", "$CELLS_LOG_DIR")]
     else:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import argparse
+from cellsrun import datatypes as dt
+from cellsrun import defaults
 
 
 def converter(func, flag: str):
@@ -12,12 +13,33 @@ def converter(func, flag: str):
         try:
             return func(text)
         except ValueError as e:
+            import argparse  # only on this error path: a plain `cellsrun rotate` never loads it
             raise argparse.ArgumentTypeError(str(e)) from None
     convert.__name__ = flag
     return convert
 
 
-def add_home(p: argparse.ArgumentParser) -> None:
+def archive_care(what: str = "archives") -> dict:
+    """--keep-days, --max-total, --compress (option -> argparse keywords): what happens to
+    finished days (``what``), for the rotator and for `cellsrun housekeep` alike."""
+    return {
+        "--keep-days": dict(type=converter(dt.keep_days, "keep-days"), default=defaults.KEEP_DAYS,
+                            metavar="N", help=f"remove {what} dated more than N days ago "
+                            f"(default {defaults.KEEP_DAYS}; 0: never)"),
+        "--max-total": dict(type=converter(dt.byte_size, "max-total"), default=0, metavar="SIZE",
+                            help=f"remove the oldest {what} while all exceed SIZE, e.g. 5GB "
+                            "(default 0: no limit)"),
+        "--compress": dict(choices=defaults.COMPRESSIONS, default=defaults.COMPRESS,
+                           help=f"compress {what} (default {defaults.COMPRESS})"),
+    }
+
+
+def add_archive_care(p, what: str = "archives") -> None:
+    for option, keywords in archive_care(what).items():
+        p.add_argument(option, **keywords)
+
+
+def add_home(p) -> None:
     p.add_argument("--home", metavar="DIR", help="working dir (default: $CELLS_WORKING_DIR, "
                    "else ~/.config/pydio/cells)")
 

@@ -262,9 +262,12 @@ def run_demo(args) -> int:
 
 
 def add_config(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--supervisor", action="store_true", required=True,
-                   help="print the [program:] blocks for a system supervisord (/etc/supervisor/conf.d/), "
-                   "after preparing the working dir for it (required; there is no default)")
+    from cellsrun.cli.ship import add_rsyslog_config
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--supervisor", action="store_true",
+                       help="print the [program:] blocks for a system supervisord (/etc/supervisor/conf.d/), "
+                       "after preparing the working dir for it (no default: one of the three modes is required)")
+    add_rsyslog_config(p, which)
     p.add_argument("--user", metavar="NAME",
                    help="run both programs as this user (user= in the blocks) and give it the working "
                    "dir (default: none, i.e. as supervisord's own user, root under a system supervisord)")
@@ -272,6 +275,12 @@ def add_config(p: argparse.ArgumentParser) -> None:
 
 
 def run_config(args) -> int:
+    if args.rsyslog_ship or args.rsyslog_collect:
+        from cellsrun.cli.ship import run_rsyslog_config
+        if args.user or _start_flags(args):
+            raise UsageError("the service's options (--user, --log, --demo, --web, a command ...) go with "
+                             "config --supervisor, not with the rsyslog snippets")
+        return run_rsyslog_config(args, lambda: _context(args, find_system=False)[0].log_dir)
     from cellsrun.launch import account, supervisor_conf, workdir
     from cellsrun.launch.execshim import check_command
     from cellsrun.launch.outcome import EXEC_LOG, ROTATE_LOG, WEB_LOG

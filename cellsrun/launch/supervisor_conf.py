@@ -26,7 +26,7 @@ import string
 import sys
 
 from cellsrun.defaults import HOME_MARKER, LIVE_NAME, ROTATOR, SERVICE, WEB
-from cellsrun.errors import RuntimeFailure, UsageError
+from cellsrun.errors import UsageError
 
 _PLAIN_ARG = re.compile(r"[A-Za-z0-9_@+=:,./-]+")   # needs no quoting (shlex's safe set, no %)
 
@@ -110,13 +110,8 @@ def exec_argv(s, require_cells: bool = True) -> list[str]:
 
 def _render(name: str, values: dict) -> str:
     """Fill in the template ``name`` shipped in the package's ``etc`` (the repo's top-level etc/)."""
-    from importlib import resources
-    try:
-        text = resources.files("cellsrun").joinpath("etc", name).read_text()
-    except OSError as e:
-        raise RuntimeFailure(f"cannot read the template {name} of this cellsrun installation: "
-                             f"{e.strerror or e}; reinstall cellsrun") from e
-    return string.Template(text).substitute(values)
+    from cellsrun import templates
+    return string.Template(templates.read(name)).substitute(values)
 
 
 def web_argv(s) -> list[str]:

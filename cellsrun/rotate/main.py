@@ -139,7 +139,7 @@ def run_rotate(settings: RotateSettings, clock=None) -> int:
         guard = None
         if settings.format == "json":
             from cellsrun.rotate.jsonguard import JsonGuard
-            guard = JsonGuard(settings.logger or settings.name.split(".")[0], clock)
+            guard = JsonGuard(settings.logger or settings.name.split(".")[0], clock, settings.max_line)
         elif settings.stamp:
             from cellsrun.rotate.stamp import Stamper
             guard = Stamper(clock, day_end=lambda: rotator.next_rotation)

@@ -230,7 +230,7 @@ class Api:
         import anyio
         p = self.params(request, ("from",))
         q = self.query(p)
-        head = self.position("head", p["from"]) if p.get("from") else None
+        head = self.follow_start(p)
         if not self.streams.acquire(blocking=False):
             raise ApiError(429, f"too many live views open (at most {MAX_STREAMS})")
         handoff: queue.Queue = queue.Queue(maxsize=BATCH * 5)
@@ -266,6 +266,10 @@ class Api:
                 self.streams.release()
         return StreamingResponse(stream(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+    def follow_start(self, p: dict):
+        """Where the event stream starts: the ``from`` handle's position (None: the live end)."""
+        return self.position("head", p["from"]) if p.get("from") else None
 
     def _follow(self, q, head, handoff: queue.Queue, stop: threading.Event) -> None:
         """The follow thread of one event stream: the browser's follow loop over the live

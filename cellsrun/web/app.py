@@ -105,10 +105,15 @@ def static_dir() -> str:
     return str(importlib.resources.files("cellsrun.web") / "static")
 
 
-def create_app(log_dir: str, name: str, token: str) -> Headers:
-    """The application serving ``log_dir`` (live file ``name`` and its archives)."""
+def create_app(log_dir: str, name: str, token: str, dirs=None) -> Headers:
+    """The application serving ``log_dir`` (live file ``name`` and its archives); or, with
+    ``dirs`` (--dir values: directories, globs), every directory they name, merged by time."""
     checker = auth.Auth(token)
-    api = Api(log_dir, name, Signer(token))
+    if dirs is not None:
+        from cellsrun.web.hosts import HostsApi
+        api = HostsApi(dirs, name, Signer(token))
+    else:
+        api = Api(log_dir, name, Signer(token))
     static = static_dir()
 
     async def index(request):

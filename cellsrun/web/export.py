@@ -1,8 +1,9 @@
 """Exports of the page: CSV (the table's columns) and NDJSON (each entry whole), streamed.
 
-CSV is made safe for spreadsheets: a cell that starts with ``=``, ``+``, ``-``, ``@`` (or a tab
-or carriage return, which some spreadsheets skip before a formula) gets a leading ``'`` so it
-is shown as text and never evaluated — log text is written by whoever reaches the server.
+CSV is made safe for spreadsheets by :func:`cellsrun.browse.output.csv_cell` (shared with
+``logs --csv``): a cell that starts with ``=``, ``+``, ``-``, ``@`` (or a tab or carriage
+return, which some spreadsheets skip before a formula) gets a leading ``'`` so it is shown as
+text and never evaluated — log text is written by whoever reaches the server.
 """
 
 from __future__ import annotations
@@ -10,14 +11,9 @@ from __future__ import annotations
 import csv
 import time
 
-from cellsrun.browse.output import COLUMNS, local_time
+from cellsrun.browse.output import COLUMNS, HOST_COLUMNS, JsonWriter, csv_cell, local_time
 
 CHUNK_ENTRIES = 500
-_FORMULA = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(text: str) -> str:
-    return "'" + text if text.startswith(_FORMULA) else text
 
 
 def when(ts, offset_minutes: int | None) -> str:
@@ -42,22 +38,32 @@ class _Sink:
         return text
 
 
-def stream(entries, fmt: str, offset_minutes: int | None = None):
-    """Yield the export of ``entries`` in chunks of CHUNK_ENTRIES (bounded memory)."""
+def stream(entries, fmt: str, offset_minutes: int | None = None, hosts: bool = False):
+    """Yield the export of ``entries`` in chunks of CHUNK_ENTRIES (bounded memory). ``hosts``:
+    ``entries`` are (host, entry) pairs (several log directories), shown as `cellsrun logs`
+    shows them: a Host column after the date, a first ``"host"`` key."""
     sink = _Sink()
     if fmt == "csv":
         w = csv.writer(sink)
-        w.writerow(COLUMNS)
+        w.writerow(HOST_COLUMNS if hosts else COLUMNS)
 
-        def write(e):
-            w.writerow([safe_cell(c) for c in (when(e.ts, offset_minutes), e.level.upper(), e.ip,
-                                               e.user, e.service, e.msg)])
+        def write(e, host=None):
+            cells = (when(e.ts, offset_minutes), e.level.upper(), e.ip, e.user, e.service, e.msg)
+            if host is not None:
+                cells = (cells[0], host) + cells[1:]
+            w.writerow([csv_cell(c) for c in cells])
+    elif hosts:
+        write = JsonWriter(sink, hosts=True).write
     else:
         def write(e):
             sink.write(e.json_line() + "\n")  # a stamped JSON line: its object with "arrived"
     n = 0
-    for e in entries:
-        write(e)
+    for item in entries:
+        if hosts:
+            host, e = item
+            write(e, host)
+        else:
+            write(item)
         n += 1
         if n % CHUNK_ENTRIES == 0:
             yield sink.take()

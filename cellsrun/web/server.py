@@ -52,9 +52,10 @@ def is_loopback(host: str) -> bool:
 
 
 def serve(home: str, log_dir: str, name: str, host: str, port: int, out=sys.stdout,
-          show_login: bool = True) -> int:
-    """Serve the page for ``log_dir`` until stopped; returns the exit code. ``show_login``:
-    print the login URL (it holds the token)."""
+          show_login: bool = True, dirs=None, hosts=None) -> int:
+    """Serve the page for ``log_dir`` (or several directories: ``dirs``, the --dir values,
+    naming ``hosts`` now, see :class:`cellsrun.browse.merge.Host`) until stopped; returns the
+    exit code. ``show_login``: print the login URL (it holds the token)."""
     import uvicorn
 
     from cellsrun.web.app import create_app
@@ -64,7 +65,9 @@ def serve(home: str, log_dir: str, name: str, host: str, port: int, out=sys.stdo
     sock = bind(host, port)
     port = sock.getsockname()[1]
     base = url_of(host, port)
-    print(f"cellsrun web: serving {log_dir} at {base}/", file=out)
+    what = log_dir if hosts is None else (f"{len(hosts)} hosts ({', '.join(h.name for h in hosts[:5])}"
+                                          f"{', ...' if len(hosts) > 5 else ''})")
+    print(f"cellsrun web: serving {what} at {base}/", file=out)
     print(f"log in: {login_url(base, token)}" if show_login else
           "log in: the URL that `cellsrun status` prints", file=out)
     print(f"(the token is kept in {token_path(home)})", file=out)
@@ -72,7 +75,7 @@ def serve(home: str, log_dir: str, name: str, host: str, port: int, out=sys.stdo
         print("note: listening beyond this machine; put a TLS reverse proxy in front "
               "(the login token and the logs travel in clear over plain HTTP)", file=out)
     out.flush()
-    config = uvicorn.Config(create_app(log_dir, name, token), log_level="warning", access_log=False,
+    config = uvicorn.Config(create_app(log_dir, name, token, dirs), log_level="warning", access_log=False,
                             lifespan="off", server_header=False, proxy_headers=True,
                             forwarded_allow_ips="127.0.0.1", timeout_graceful_shutdown=2)
     try:

@@ -16,6 +16,7 @@ import json
 from cellsrun.browse.newest import Position
 
 MAX_LEN = 1024
+MAX_HOSTS_LEN = 64 << 10  # a handle holding a position per host (a collector's hundreds of hosts)
 
 
 class BadHandle(ValueError):
@@ -41,6 +42,43 @@ class Signer:
         """A handle of ``kind`` ("cursor", "entry", "head") naming a file position."""
         payload = _b64(json.dumps([pos.name, pos.ino, pos.offset], separators=(",", ":")).encode())
         return f"{payload}.{self._mac(kind, payload)}"
+
+    def host_positions(self, kind: str, positions: dict) -> str:
+        """A handle of ``kind`` naming a position per host (several log directories):
+        ``{host: Position or None}`` (None: from that host's newest line)."""
+        payload = _b64(json.dumps({h: (list(p) if p is not None else None) for h, p in positions.items()},
+                                  separators=(",", ":")).encode())
+        return f"{payload}.{self._mac(kind, payload)}"
+
+    def read_host_positions(self, kind: str, handle: str) -> dict:
+        """The ``{host: Position or None}`` a :meth:`host_positions` handle names; BadHandle
+        if it was not made here for ``kind``."""
+        what = {"cursor": "cursor", "entry": "entry id", "head": "live position"}.get(kind, kind)
+        payload = self._verified(kind, handle, what)
+        try:
+            raw = json.loads(_unb64(payload))
+        except (ValueError, TypeError):
+            raise BadHandle(f"invalid {what}") from None
+        if not isinstance(raw, dict):
+            raise BadHandle(f"invalid {what}")
+        out = {}
+        for host, p in raw.items():
+            if p is None:
+                out[host] = None
+            elif (isinstance(p, list) and len(p) == 3 and isinstance(p[0], str) and type(p[1]) is int
+                  and type(p[2]) is int and p[2] >= 0):
+                out[host] = Position(*p)
+            else:
+                raise BadHandle(f"invalid {what}")
+        return out
+
+    def _verified(self, kind: str, handle: str, what: str) -> str:
+        if not handle or len(handle) > MAX_HOSTS_LEN or handle.count(".") != 1:
+            raise BadHandle(f"invalid {what}")
+        payload, mac = handle.split(".")
+        if not hmac.compare_digest(mac.encode("ascii", "replace"), self._mac(kind, payload).encode()):
+            raise BadHandle(f"invalid {what} (it was altered, or made for another server)")
+        return payload
 
     def read_position(self, kind: str, handle: str) -> Position:
         """The position a handle names; BadHandle if it was not made here for ``kind``."""

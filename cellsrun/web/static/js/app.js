@@ -102,7 +102,11 @@ async function loadPage(first) {
     if (mine !== generation) return;
     if (first && round === 0) {
       head = page.head;
-      $("where").textContent = page.dir;
+      $("where").textContent = page.hosts ? `${plural(page.hosts.length, "host")}: ${page.hosts.join(", ")}` : page.dir;
+      if (page.hosts && !document.querySelector("#grid th.c-host")) {
+        document.querySelector("#grid th.c-date").after(el("th", { class: "c-host", text: "Host" }));
+      }
+      filters.setHosts(page.hosts);
       $("where").title = `${page.dir} (${plural(page.files, "file")} for this filter)`;
     }
     warn(page.warnings);

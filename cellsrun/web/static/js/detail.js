@@ -28,7 +28,7 @@ export function open(detail) {
   $("detail-title").textContent = `${(detail.level || "entry").toUpperCase()} · ${localDate(detail.ts, true) || "no time"}`;
   const body = $("detail-fields");
   clear(body);
-  const rows = [["Date (local)", localDate(detail.ts, true)], ["Service", detail.service]];
+  const rows = [["Date (local)", localDate(detail.ts, true)], ["Host", detail.host], ["Service", detail.service]];
   const keys = Object.keys(detail.fields || {});
   keys.sort((a, b) => {
     const ia = FIRST.indexOf(a); const ib = FIRST.indexOf(b);

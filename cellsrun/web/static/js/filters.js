@@ -13,17 +13,31 @@ const TYPES = [
   { key: "service", label: "Service" },
   { key: "user", label: "User login" },
   { key: "ip", label: "IP" },
+  { key: "host", label: "Host" },
 ];
 
 let current = {};
+let hostNames = [];  // the hosts the server reads (several log directories), else none
+let stateOf = null;  // the current filter state (given to setup)
+
+function menuItem(type) {
+  return el("button", { type: "button", role: "menuitem", "data-type": type.key, text: type.label,
+    onclick: () => { closeMenus(); openEditor(type.key, stateOf()); } });
+}
+
+// Called with the first page's host list: the Host filter is offered only when there are hosts.
+export function setHosts(names) {
+  hostNames = names || [];
+  if (hostNames.length && !document.querySelector('#filter-menu [data-type="host"]')) {
+    $("filter-menu").append(menuItem(TYPES.find((t) => t.key === "host")));
+  }
+}
 
 export function setup(getState) {
   const button = $("filter-btn");
   const menu = $("filter-menu");
-  for (const type of TYPES) {
-    menu.append(el("button", { type: "button", role: "menuitem", "data-type": type.key, text: type.label,
-      onclick: () => { closeMenus(); openEditor(type.key, getState()); } }));
-  }
+  stateOf = getState;
+  for (const type of TYPES) if (type.key !== "host") menu.append(menuItem(type));
   button.addEventListener("click", (ev) => { ev.stopPropagation(); toggleMenu(button, menu); });
   document.addEventListener("click", (ev) => {
     if (!ev.target.closest(".menu-wrap")) closeMenus();
@@ -71,6 +85,10 @@ function openEditor(type, state) {
     inputs.level = el("select", { name: "level" }, ...LEVELS.map((l) => el("option", { value: l, text: l.toUpperCase() })));
     inputs.level.value = name || "warn";
     form.append(field("Match", inputs.op), field("Level", inputs.level));
+  } else if (type === "host") {
+    inputs.host = el("select", { name: "host" }, ...hostNames.map((h) => el("option", { value: h, text: h })));
+    if (state.host) inputs.host.value = state.host;
+    form.append(field("Host", inputs.host));
   } else {
     const hints = { service: "e.g. grpc.auth (part of the logger)", user: "exact user login", ip: "exact address" };
     inputs[type] = el("input", { type: "text", name: type, placeholder: hints[type], required: true, value: state[type] || "" });
@@ -87,6 +105,7 @@ function openEditor(type, state) {
       for (const k of ["from", "to"]) { if (inputs[k].value) next[k] = inputs[k].value; else delete next[k]; }
       delete next.around; delete next.minutes;
     } else if (type === "level") next.level = `${inputs.op.value}${inputs.level.value}`;
+    else if (type === "host") next.host = inputs.host.value;
     else next[type] = inputs[type].value.trim();
     for (const k of Object.keys(next)) if (next[k] === "") delete next[k];
     form.hidden = true;
@@ -136,5 +155,6 @@ export function renderChips(state) {
   if (state.service) add("Service", state.service, (s) => delete s.service);
   if (state.user) add("User", state.user, (s) => delete s.user);
   if (state.ip) add("IP", state.ip, (s) => delete s.ip);
+  if (state.host) add("Host", state.host, (s) => delete s.host);
   return chips.childElementCount;
 }

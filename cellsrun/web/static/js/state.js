@@ -1,8 +1,9 @@
 // The filter state lives in the URL (a link reproduces the view; Back works).
 // URL keys: q (repeatable), day (YYYY-MM-DD), from / to (local YYYY-MM-DDTHH:MM[:SS]),
-// level ("error" or ">=warn"), service, user, ip, around (ISO time) with minutes.
+// level ("error" or ">=warn"), service, user, ip, around (ISO time) with minutes, host (a
+// directory's name, when the page shows several).
 
-export const KEYS = ["q", "day", "from", "to", "level", "service", "user", "ip", "around", "minutes"];
+export const KEYS = ["q", "day", "from", "to", "level", "service", "user", "ip", "around", "minutes", "host"];
 
 export function read(search = location.search) {
   const params = new URLSearchParams(search);
@@ -58,7 +59,7 @@ export function apiParams(state, extra = {}) {
   if (state.day && !parseLocal(state.day, false)) params.set("day", state.day);  // let the server say why
   if (since) params.set("since", since.toISOString());
   if (until) params.set("until", until.toISOString());
-  for (const key of ["level", "service", "user", "ip", "around", "minutes"]) {
+  for (const key of ["level", "service", "user", "ip", "around", "minutes", "host"]) {
     if (state[key] !== undefined) params.set(key, state[key]);
   }
   for (const [key, value] of Object.entries(extra)) {

@@ -1,4 +1,5 @@
-// The table: Date (browser's local time), Level (coloured), IP, User, Service, Message
+// The table: Date (browser's local time), Host (several log directories only), Level (coloured),
+// IP, User, Service, Message
 // (cut by CSS in the row; whole in the detail). Text only: textContent via el().
 import { el } from "./dom.js";
 import { localDate } from "./dom.js";
@@ -13,6 +14,7 @@ export function rowFor(entry, onOpen) {
   const level = entry.level || "";
   const tr = el("tr", { tabindex: 0, class: `lvl-${level || "none"}`, title: "Open the detail", "data-id": entry.id },
     dateCell(entry.ts),
+    entry.host === undefined ? null : el("td", { class: "c-host", text: entry.host }),
     el("td", { class: "c-level" }, level ? el("span", { class: `badge badge-${level}`, text: level.toUpperCase() }) : null),
     el("td", { class: "c-ip", text: entry.ip }),
     el("td", { class: "c-user", text: entry.user }),
