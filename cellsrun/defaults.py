@@ -45,6 +45,9 @@ HOUSEKEEP_QUIET_SECS = 10         # housekeep leaves a finished day's file writt
 # The page.
 WEB_LISTEN = "127.0.0.1:8035"
 
+# The browser and the page.
+AROUND_MINUTES = 5                # --around T: the entries within this many minutes of T
+
 
 def default_home(env=os.environ) -> str:
     """The working dir: $CELLS_WORKING_DIR, else ~/.config/pydio/cells (as for Cells itself)."""

@@ -93,3 +93,58 @@ def test_status_does_not_hang_on_a_fifo_put_in_place_of_a_log(tmp_path):
     (home / "logs" / "cells.out").symlink_to("/etc/hostname")
     r = run("status", "--home", str(home), timeout=20)
     assert r.returncode == 1 and r.stdout.decode().startswith("supervisord   not running"), r.stdout + r.stderr
+
+
+@pytest.fixture
+def home(tmp_path):
+    """A working dir not made yet; should a refusal fail and start things, they are stopped."""
+    path = tmp_path / "h"
+    yield path
+    if (path / "run").exists():
+        run("stop", "--all", "--home", str(path), timeout=90)
+
+
+@pytest.mark.parametrize("command", [["start"], ["restart"], ["config", "--supervisor"]])
+def test_port_0_for_the_page_under_supervisord_is_refused_before_anything_is_made(home, command):
+    """supervisord runs the page: status could only print port 0, the port it bound is in its log."""
+    r = run(*command, "--home", str(home), "--demo", "--web", "--web-listen", "127.0.0.1:0")
+    err = error_of(r)
+    assert r.returncode == 2 and "port 0" in err and "pick a port" in err, err
+    assert not home.exists()
+    home.mkdir(mode=0o750)
+    (home / "cellsrun.toml").write_text('demo = true\nweb = true\nweb_listen = "[::1]:0"\n')
+    r = run(*command, "--home", str(home))
+    err = error_of(r)
+    assert r.returncode == 2 and "port 0" in err and "cellsrun.toml" in err, err
+    assert sorted(p.name for p in home.iterdir()) == ["cellsrun.toml"]
+
+
+@pytest.mark.parametrize("words, said", [
+    (["--rate", "abc"], "argument --rate: invalid float value: 'abc'"),
+    (["--rate", "-5"], "--rate -5.0 must be 0 (as fast as possible) or more"),
+    (["--count", "x"], "argument --count: invalid number 'x'"),
+    (["--colour"], "unrecognized arguments: --colour"),
+    (["stray"], "unrecognized arguments: stray"),
+])
+def test_the_demos_options_are_checked_before_anything_starts(home, words, said):
+    """As the command is: a bad one is one Error line, exit 2, and no working dir made."""
+    for command in (["start"], ["config", "--supervisor"]):
+        r = run(*command, "--home", str(home), "--demo", "--", *words)
+        err = error_of(r)
+        assert r.returncode == 2 and said in err and "the demo's options" in err, err
+        assert not home.exists()
+    home.mkdir(mode=0o750)
+    (home / "cellsrun.toml").write_text(f"demo = true\ncommand = {words!r}\n".replace("'", '"'))
+    r = run("start", "--home", str(home))
+    err = error_of(r)
+    assert r.returncode == 2 and said in err and "cellsrun.toml" in err, err
+    assert sorted(p.name for p in home.iterdir()) == ["cellsrun.toml"]
+
+
+def test_an_error_message_never_carries_a_control_character(tmp_path):
+    """The last guard, whatever a message quotes (a path, a process's words): `Error:` lines
+    show control characters as \\xNN."""
+    missing = tmp_path / "x\x1b[2J\x9bredy"
+    r = run("status", "--home", str(missing))
+    err = error_of(r)
+    assert r.returncode == 1 and "x\\x1b[2J\\x9bredy does not exist" in err, repr(err)

@@ -97,6 +97,28 @@ def test_minutes_is_echoed_as_typed(logdir):
     assert "invalid --minutes five (" in err and err.startswith("Error: "), err
 
 
+def test_minutes_without_around_is_a_usage_error_not_ignored(logdir):
+    """--minutes only ever widened --around: alone it would be dropped without a word."""
+    from cellsrun.browse.query import build_query
+    for args in (["--minutes", "5"], ["--minutes", "30", "--since", "2026-11-27"]):
+        r = run("logs", "--dir", str(logdir), *args, env=ENV)
+        err = r.stderr.decode()
+        assert (r.returncode, r.stdout) == (2, b"") and err.count("\n") == 1, err
+        assert err.startswith("Error: --minutes is only for --around"), err
+    with pytest.raises(ValueError, match="--minutes is only for --around"):
+        build_query(time.time(), minutes=5)
+    build_query(time.time(), around="now")  # --around alone: 5 minutes
+    assert run("logs", "--dir", str(logdir), "--around", "2026-11-27T05:29:35Z", env=ENV).returncode == 0
+
+
+def test_n_0_is_every_match_as_help_says(logdir):
+    every = run("logs", "--dir", str(logdir), "--json", env=ENV).stdout
+    assert every.count(b"\n") == 2
+    assert run("logs", "--dir", str(logdir), "--json", "-n", "0", env=ENV).stdout == every
+    assert run("logs", "--dir", str(logdir), "--json", "-n", "1", env=ENV).stdout == every.splitlines(True)[1]
+    assert "0: all" in " ".join(run("logs", "--help").stdout.decode().split())
+
+
 # -- no logs yet --------------------------------------------------------------------------------
 
 NO_LOGS = "Error: no logs in {} (is the rotator running? see cellsrun status)\n"

@@ -89,3 +89,38 @@ def test_supervisor_update_applies_a_changed_config(home):
             and cmd[cmd.index("--keep-days") + 1] == "7"
     finally:
         run("stop", "--home", str(home), "--all", timeout=90)
+
+
+def _status_data(**changes) -> dict:
+    data = {"home": "/h", "log_dir": "/h/logs", "programs": [], "service_tree": [], "orphans": [],
+            "supervisord": {"running": True, "pid": 10, "uptime_s": 5.0},
+            "cells_out_bytes": 10, "fifo_bytes": 0, "last_rotation": None, "next_rotation": "x"}
+    data.update(changes)
+    return data
+
+
+def _program_row(name: str, state: str = "RUNNING", pid: int = 11, description: str = "") -> dict:
+    return {"name": name, "state": state, "pid": pid, "uptime_s": 3.0 if state == "RUNNING" else None,
+            "stopped_at": None, "exitstatus": None, "description": description}
+
+
+def test_report_keeps_the_program_rows_aligned_whatever_their_names():
+    from cellsrun.launch import report
+    text = report.render(_status_data(programs=[
+        _program_row("cells"), _program_row("cells-logs", pid=1234567), _program_row("cells-logs-web", pid=9)]))
+    rows = [line for line in text.splitlines() if line.startswith("cells") and "RUNNING" in line]
+    assert len(rows) == 3, text
+    assert len({row.index("RUNNING") for row in rows}) == 1 and len({row.index(" pid ") for row in rows}) == 1, text
+
+
+def test_report_shows_every_control_character_escaped():
+    from cellsrun.launch import report
+    evil = "\x1b[2J\x9b31m\x07\r\t"
+    text = report.render(_status_data(
+        home=f"/h{evil}", log_dir=f"/h{evil}/logs", hint=f"hint {evil}",
+        programs=[_program_row(f"name{evil}", "FATAL", 0, f"gave up {evil}")],
+        service_tree=[{"pid": 12, "ppid": 11, "rss_bytes": 1, "cpu_percent": 0.0, "name": f"comm{evil}"}],
+        orphans=[{"pid": 13, "role": "service", "owner": None, "command": f"cmd {evil}"}],
+        web={"url": f"http://h{evil}/", "login": f"http://h/login?token={evil}"}))
+    assert not any(c in text for c in "\x1b\x9b\x07\r\t"), repr(text)
+    assert text.count("\\x1b[2J\\x9b31m\\x07\\x0d\\x09") == 9, text

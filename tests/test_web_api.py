@@ -117,6 +117,13 @@ def test_without_the_cookie_everything_is_401(server):
     assert status == 401
 
 
+def test_the_favicon_a_browser_asks_for_at_each_load_is_no_404(server):
+    """Public (the login form's page asks for it too) and empty: 204, no log noise."""
+    for cookie in (False, True):
+        status, headers, body = server.get("/favicon.ico", cookie=cookie)
+        assert (status, body) == (204, b""), (status, body)
+
+
 def test_login_url_sets_an_httponly_strict_cookie(server):
     status, headers, body = server.get("/login?token=" + server.token, cookie=False)
     assert status == 200
@@ -251,6 +258,8 @@ def test_exports_stream_every_match(server):
     ("since=99999999999d", "out of range"),
     ("until=9999-12-31", "out of range"),
     ("minutes=nan&around=2026-11-25T10:00:00Z", "invalid minutes"),
+    ("minutes=5", "only for --around"),
+    ("minutes=5&since=2026-11-25", "only for --around"),
 ])
 def test_bad_parameters_are_400_with_a_message(server, query, needle):
     path = "/api/stats" if query.startswith("tz") else "/api/entries"

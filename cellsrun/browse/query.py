@@ -14,6 +14,7 @@ import math
 import re
 
 from cellsrun.browse.entries import LEVELS, RANK
+from cellsrun.defaults import AROUND_MINUTES
 
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d|w)$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -188,11 +189,15 @@ def parse_minutes(value) -> float:
 
 
 def build_query(now: float, *, terms=(), day=None, since=None, until=None, around=None,
-                minutes: float | str = 5, level=None, service=None, user=None, ip=None) -> Query:
+                minutes: float | str | None = None, level=None, service=None, user=None, ip=None) -> Query:
     """A :class:`Query` from the texts the user typed (the browser's flags, the page's URL).
     The time filters narrow each other: --day, --since/--until and --around together give
-    the period all of them allow. Raises ValueError naming a bad value, a time out of range
-    included (so :meth:`Query.day_range` cannot overflow)."""
+    the period all of them allow. ``minutes`` (None: 5) widens ``around`` and only it: given
+    without it, it is refused rather than dropped without a word. Raises ValueError naming a
+    bad value, a time out of range included (so :meth:`Query.day_range` cannot overflow)."""
+    if minutes is not None and not around:
+        raise ValueError("--minutes is only for --around (the entries within N minutes of a time "
+                         "T): give --around T too, or drop --minutes")
     lo = parse_moment(since, now) if since else None
     hi = parse_moment(until, now, end_of_day=True) if until else None
 
@@ -204,7 +209,7 @@ def build_query(now: float, *, terms=(), day=None, since=None, until=None, aroun
     if day:
         narrow(*day_bounds(parse_day(day, now)))
     if around:
-        minutes = parse_minutes(minutes)
+        minutes = parse_minutes(AROUND_MINUTES if minutes is None else minutes)
         t = parse_moment(around, now)
         shown = f"{around} ± {minutes:g} minutes"
         narrow(check_time(t - minutes * 60, shown), check_time(t + minutes * 60, shown))

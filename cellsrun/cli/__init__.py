@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     except CellsrunError as e:
         if debug:
             raise
-        print(f"Error: {e}", file=sys.stderr)
+        print(f"Error: {_shown(str(e))}", file=sys.stderr)
         return e.exit_code
     except BrokenPipeError:
         return _quiet_epipe()
@@ -68,8 +68,16 @@ def main(argv: list[str] | None = None) -> int:
         if e.errno == errno.EPIPE:
             return _quiet_epipe()
         where = f" {e.filename}" if e.filename else ""
-        print(f"Error:{where} {e.strerror or e}", file=sys.stderr)
+        print(_shown(f"Error:{where} {e.strerror or e}"), file=sys.stderr)
         return 1
+
+
+def _shown(message: str) -> str:
+    """An error message fit for the terminal: it may quote a path, a process's words or a log's
+    (a failed start's message holds what the service wrote): control characters as \\xNN,
+    its line breaks and tabs kept."""
+    from cellsrun.terminal import visible_lines
+    return visible_lines(message)
 
 
 def _parse(argv: list[str]):

@@ -34,7 +34,8 @@ def add_logs(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ip", metavar="IP", help="RemoteAddress, exactly (default: any)")
     p.add_argument("--around", metavar="T", help="entries within --minutes of T; same forms as "
                    "--since (default: none)")
-    p.add_argument("--minutes", default="5", metavar="N", help="for --around (default 5)")
+    p.add_argument("--minutes", metavar="N", help="for --around, and only with it "
+                   f"(default {defaults.AROUND_MINUTES})")
     p.add_argument("-n", type=converter(dt.non_negative_int, "n"), default=0, metavar="N",
                    help="only the last N matches (default 0: all)")
     p.add_argument("--reverse", action="store_true", help="newest first (default: oldest first)")

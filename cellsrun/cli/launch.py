@@ -117,12 +117,33 @@ def _option_after_dashes(args, command: list[str]) -> str:
             f"e.g. cellsrun {name} -- /path/to/service {' '.join(command)}")
 
 
+def _check_demo(s, flags: dict) -> None:
+    """The demo's options, parsed in-process by the demo's own parser before anything is
+    made or started, as a service's command is checked: a bad one is a UsageError now,
+    not a service that supervisord sees die (in a loop) with the same message."""
+    if not s.demo:
+        return
+    where = "after --demo --" if "command" in flags else f"the command saved in {s.settings_file}"
+    parser = _DemoParser(prog="cellsrun demo", add_help=False)
+    add_demo(parser)
+    try:
+        _checked_demo(parser.parse_args(s.command))
+    except UsageError as e:
+        raise UsageError(f"the demo's options ({where}): {e}") from None
+
+
+class _DemoParser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(message)
+
+
 def run_start(args, restart: bool = False) -> int:
     from cellsrun.launch.launcher import Launcher
     from cellsrun.launch.outcome import Interrupted
     flags = _start_flags(args)
     s, system = _context(args, flags)
     s.check()
+    _check_demo(s, flags)
     if system is not None and flags:
         raise UsageError(
             f"the programs of {s.home} are run by the system's supervisord ({system.conf}), whose blocks "
@@ -227,10 +248,16 @@ def add_demo(p: argparse.ArgumentParser) -> None:
                    metavar="N", help="stop after N lines (default: run until stopped)")
 
 
-def run_demo(args) -> int:
-    from cellsrun.launch.demo import run_demo as run
+def _checked_demo(args):
+    """What argparse cannot check of the demo's options (UsageError); ``args`` if fine."""
     if args.rate < 0:
         raise UsageError(f"--rate {args.rate} must be 0 (as fast as possible) or more")
+    return args
+
+
+def run_demo(args) -> int:
+    from cellsrun.launch.demo import run_demo as run
+    _checked_demo(args)
     return run(args.log, args.rate, args.count)
 
 
@@ -262,6 +289,7 @@ def run_config(args) -> int:
     other = user is not None and account.is_other(user)
     s, _ = _context(args, flags, find_system=False, trusted=(user.pw_uid,) if user else ())
     s.check()
+    _check_demo(s, flags)
     argv = s.service_argv(require_cells=False)
     program = argv[0] if s.command and not s.demo else None
     try:

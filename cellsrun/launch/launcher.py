@@ -79,7 +79,7 @@ class Launcher:
         did not exist before (for :func:`workdir.remove`)."""
         extra = [p for p in (self.s.conf, self.s.fifo) if not os.path.lexists(p)]
         # supervisord creates its log before applying its umask: make it 0640 first.
-        created = workdir.prepare(self.s, ["supervisord.log"]) + extra
+        created = workdir.prepare(self.s, [outcome.SUPERVISORD_LOG]) + extra
         try:
             supervisor_conf.write(self.s, conf_text)
         except OSError as e:
@@ -100,7 +100,7 @@ class Launcher:
         while not self.sup.alive():
             if time.monotonic() > deadline:
                 raise RuntimeFailure(f"supervisord did not answer on {self.s.socket} within "
-                                     f"{SUPERVISORD_START_TIMEOUT:.0f}s; see {self.s.log_dir}/supervisord.log")
+                                     f"{SUPERVISORD_START_TIMEOUT:.0f}s; see {self.s.log_dir}/{outcome.SUPERVISORD_LOG}")
             time.sleep(0.05)
 
     # -- start -----------------------------------------------------------------------------

@@ -14,10 +14,12 @@ import os
 from cellsrun.errors import CellsrunError
 from cellsrun.launch.rpc import BACKOFF, EXITED, FATAL
 from cellsrun.launch.tails import read_tail
+from cellsrun.terminal import visible, visible_lines
 
 ROTATE_LOG = "cellsrun-rotate.log"   # the rotator's stderr, kept by supervisord in the log dir
 EXEC_LOG = "cellsrun-exec.log"       # the exec shim's own messages (names as in etc/programs.conf.tmpl)
 WEB_LOG = "cellsrun-web.log"         # the page's output (etc/web.conf.tmpl)
+SUPERVISORD_LOG = "supervisord.log"  # supervisord's own log (etc/supervisord.conf.tmpl)
 TAIL_LINES = 15
 TAIL_BYTES = 4000
 
@@ -53,23 +55,26 @@ def log_marks(s) -> dict:
 
 
 def last_words(s, role: str, marks: dict, lines: int = TAIL_LINES) -> str:
-    """The last lines the program wrote since ``marks`` ("" when it wrote nothing)."""
+    """The last lines the program wrote since ``marks`` ("" when it wrote nothing), fit for a
+    terminal: control characters shown as ``\\xNN`` (:func:`cellsrun.terminal.visible_lines`),
+    only newlines and tabs kept (the lines are split at newlines only: a lone CR is text)."""
     parts = [read_tail(path, TAIL_BYTES, since=marks.get(path, 0)) or "" for path in logs_of(s, role)]
-    text = "\n".join(p.strip("\n") for p in parts if p.strip())
-    return "\n".join(text.splitlines()[-lines:])
+    text = visible_lines("\n".join(p.strip("\n") for p in parts if p.strip()))
+    return "\n".join(text.split("\n")[-lines:])
 
 
 def failure(name: str, info: dict, tail: str, startsecs: float, waited: float, note: str = "") -> str:
     """The message of a failed start: why (from supervisord's ``info``, with ``exit``: how
     it ended, from supervisord's log), ``note`` (what was done about it), then what the
-    program wrote during this start."""
-    state = info.get("statename", "?")
+    program wrote during this start (``tail``, as :func:`last_words` made it fit to print);
+    supervisord's words are escaped as they may quote the service."""
+    state = visible(str(info.get("statename", "?")))
     status = info.get("exitstatus")
-    spawnerr = info.get("spawnerr") or ""
+    spawnerr = visible(info.get("spawnerr") or "")  # may name the command: the service's own text
     if spawnerr and not spawnerr.startswith("Exited too quickly"):  # that one is an exit: status below
         why = f"supervisord could not run it: {spawnerr}"
     elif state in (BACKOFF, FATAL, EXITED):
-        ended = info.get("exit")  # supervisord's log: "exit status 3", "terminated by SIGKILL"
+        ended = visible(info.get("exit") or "")  # supervisord's log: "exit status 3", "terminated by SIGKILL"
         if ended:
             why = f"it exited with status {ended[len('exit status '):]}" if ended.startswith("exit status ") \
                 else f"it was {ended}"

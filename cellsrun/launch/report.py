@@ -1,12 +1,21 @@
-"""How `cellsrun status` prints what :mod:`cellsrun.launch.survey` gathered."""
+"""How `cellsrun status` prints what :mod:`cellsrun.launch.survey` gathered.
+
+Much of it is the service's own text (its process names, what supervisord says of it, a
+working dir's path): the table shows every control character as ``\\xNN``
+(:mod:`cellsrun.terminal`); ``--json`` keeps the exact text.
+"""
 
 from __future__ import annotations
 
 import json
 
+from cellsrun.terminal import visible
+
+NAME_WIDTH = 13  # the labels' column ("last rotation"); a longer program name widens it
+
 
 def render(data: dict) -> str:
-    """The status as a small table for people."""
+    """The status as a small table for people, without a control character in it."""
     lines = []
     sd = data["supervisord"]
     where = f"system: {sd['conf']}" if sd.get("managed_by") == "system" else data["home"]
@@ -16,8 +25,10 @@ def render(data: dict) -> str:
         lines.append(f"supervisord   not running  ({where})")
     if data.get("hint"):
         lines.append(f"  ({data['hint']})")
-    for p in data["programs"]:
-        lines.append(f"{p['name']:<13} {p['state']:<8} pid {p['pid'] or '-':<8} {_since(p)}")
+    names = [visible(p["name"]) for p in data["programs"]]
+    width = max([NAME_WIDTH, *map(len, names)])
+    for name, p in zip(names, data["programs"]):
+        lines.append(f"{name:<{width}} {p['state']:<8} pid {p['pid'] or '-':<8} {_since(p)}")
     if data["service_tree"]:
         lines.append("service processes:")
         lines.append(f"  {'PID':>7} {'PPID':>7} {'RSS':>9} {'CPU%':>6}  NAME")
@@ -39,7 +50,7 @@ def render(data: dict) -> str:
         w = data["web"]
         lines.append(f"page          {w['url']}" + (f"  (log in: {w['login']})" if w["login"] else
                                                    "  (no token yet: the page makes it at its first start)"))
-    return "\n".join(lines)
+    return "\n".join(map(visible, lines))
 
 
 def _since(p: dict) -> str:

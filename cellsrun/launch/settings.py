@@ -110,9 +110,15 @@ class Settings:
                          "try `cellsrun start --demo` or `cellsrun start -- COMMAND ARGS...`")
 
     def check(self) -> None:
-        """Refuse settings that cannot go together, wherever each came from (UsageError):
+        """Refuse settings that cannot go together, or that supervisord cannot run as meant
+        (the page on port 0), wherever each came from (UsageError):
         what starts programs calls it (start, config --supervisor), not stop or status, which
         must work whatever the environment says."""
+        if self.web and dt.listen_address(self.web_listen)[1] == 0:
+            raise UsageError(
+                f"--web-listen {self.web_listen} (from a flag or {self.settings_file}): port 0 picks a "
+                "free port, which supervisord's page would keep to itself (status could not say "
+                "where to log in); pick a port, e.g. --web-listen 127.0.0.1:8035")
         if self.stamp and self.json_logs:
             raise UsageError(
                 f"--stamp cannot go with --log {PRODUCTION} (from a flag, $PYDIO_LOGS_LEVEL or "

@@ -12,7 +12,7 @@ import time
 
 from cellsrun.defaults import SERVICE
 from cellsrun.fifo import fifo_bytes
-from cellsrun.launch.outcome import EXEC_LOG, ROTATE_LOG, WEB_LOG  # noqa: F401 - names status shows
+from cellsrun.launch.outcome import EXEC_LOG, ROTATE_LOG, SUPERVISORD_LOG, WEB_LOG  # noqa: F401 - names status shows
 from cellsrun.launch.processes import process_tree, tree_usage
 from cellsrun.launch.tails import read_tail
 from cellsrun.rotationlog import last_rotation
@@ -49,8 +49,7 @@ def collect(launcher) -> dict:
     out["orphans"] = [m.as_dict() for m in orphans.orphans(orphans.members(s))]
     if not launcher.running():
         if not system and not os.path.exists(s.conf):
-            out["hint"] = ("cellsrun's own supervisord never ran here; if the system's supervisord runs "
-                           "this working dir, name its configuration with --supervisor-conf")
+            out["hint"] = _never_started(s)
         return out
     pid = launcher.supervisord_pid()
     try:
@@ -72,6 +71,17 @@ def collect(launcher) -> dict:
                        "yet: `supervisorctl reread && supervisorctl update` loads them")
     out["service_tree"] = tree_usage(process_tree(service_pid))
     return out
+
+
+def _never_started(s) -> str:
+    """Why nothing runs where no start succeeded (a failed start removes the supervisord.conf
+    it wrote, but keeps the log dir: supervisord's log tells whether it ran)."""
+    log = os.path.join(s.log_dir, SUPERVISORD_LOG)
+    if os.path.lexists(log):
+        return (f"no start succeeded here: cellsrun's own supervisord ran, but the service did not "
+                f"start and it was shut down again (its log: {log}); `cellsrun start` tries again")
+    return ("cellsrun's own supervisord never ran here; if the system's supervisord runs "
+            "this working dir, name its configuration with --supervisor-conf")
 
 
 def _program(name: str, info: dict) -> dict:

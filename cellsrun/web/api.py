@@ -98,13 +98,15 @@ class Api:
         return out
 
     def query(self, p: dict):
-        text = p.get("minutes", "5")
-        try:
-            minutes = float(text)
-        except ValueError:
-            minutes = -1.0
-        if not 0 <= minutes <= 1440:  # also refuses nan and inf
-            raise ApiError(400, f"invalid minutes {text!r} (a number from 0 to 1440)")
+        text = p.get("minutes")
+        minutes = None  # build_query's default; given without around, build_query refuses it
+        if text is not None:
+            try:
+                minutes = float(text)
+            except ValueError:
+                minutes = -1.0
+            if not 0 <= minutes <= 1440:  # also refuses nan and inf
+                raise ApiError(400, f"invalid minutes {text!r} (a number from 0 to 1440)")
         try:
             return build_query(self.clock(), terms=p["q"], day=p.get("day"), since=p.get("since"),
                                until=p.get("until"), around=p.get("around"), minutes=minutes,

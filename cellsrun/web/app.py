@@ -154,8 +154,14 @@ def create_app(log_dir: str, name: str, token: str, dirs=None) -> Headers:
         # uvicorn logs the traceback on the server's stderr; the client gets none
         return JSONResponse({"error": "internal error (see the server's log)"}, status_code=500)
 
+    async def favicon(request):
+        # Browsers ask for it at every load (no-store), the login form's page too (it is
+        # public): an empty answer, not a 404 in the log each time.
+        return Response(status_code=204)
+
     routes = [
         Route("/", index),
+        Route("/favicon.ico", favicon),
         Route("/login", login, methods=["GET", "POST"]),
         Route("/logout", logout, methods=["POST"]),
         Route("/api/entries", api.entries),
