@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import time as _time
 
+from cellsrun.terminal import visible, visible_lines
+
 COLUMNS = ("Date", "Level", "IP", "User", "Service", "Message")
 HOST_COLUMNS = ("Date", "Host", "Level", "IP", "User", "Service", "Message")
 _COLOURS = {"debug": "\x1b[2m", "warn": "\x1b[33m", "error": "\x1b[31m", "dpanic": "\x1b[31;1m",
@@ -40,7 +42,12 @@ def when(e) -> str:
 
 
 def _one_line(text: str) -> str:
-    return text.replace("\n", "\\n").replace("\r", "\\r").replace("\t", " ")
+    """``text`` for one table cell: newline and CR as ``\\n``/``\\r``, a tab as a space, every
+    other control character as ``\\xNN`` (:func:`cellsrun.terminal.visible`): log text is
+    written by whoever reaches the service and must not drive the terminal."""
+    if text.isprintable():
+        return text
+    return visible(text.replace("\n", "\\n").replace("\r", "\\r").replace("\t", " "))
 
 
 class TableWriter:
@@ -113,7 +120,9 @@ class TableWriter:
                     "[Host User IP] Message" if self.hosts else "[User IP] Message")
             self.out.write(head + "\n")
             self.started = True
-        cells = (when(e), e.level.upper(), e.ip, e.user, e.service, _one_line(e.msg))
+        cells = (when(e), e.level.upper(), _one_line(e.ip), _one_line(e.user), _one_line(e.service),
+                 _one_line(e.msg))
+        host = _one_line(host) if host else host
         colour = _COLOURS.get(e.level) if self.tty else None
         if not self.tty:
             self.out.write(self.row(cells, host) + "\n")
@@ -156,6 +165,7 @@ def csv_cell(text: str) -> str:
     """``text`` safe for a spreadsheet: log text is written by whoever reaches the server, and a
     cell starting with ``=``, ``+``, ``-``, ``@`` (or a tab or CR, which some spreadsheets skip
     before a formula) would be evaluated; it gets a leading ``'`` and is shown as text."""
+    text = visible_lines(text)  # a CSV is opened in terminals too: no ESC, BEL, C1
     return "'" + text if text.startswith(_FORMULA) else text
 
 
@@ -193,9 +203,12 @@ class DetailWriter:
             ("Logger", e.logger), ("Message", e.msg)]
         rows += [(k, v if isinstance(v, str) else json.dumps(v)) for k, v in e.fields.items()]
         width = max(len(k) for k, _ in rows)
+        pad = "\n" + " " * (width + 2)
         for key, value in rows:
             if value != "":
-                self.out.write(f"{key.ljust(width)}  {value}\n")
+                # A value's own lines are indented under it: no line of a message can pass
+                # for a field or an entry of its own.
+                self.out.write(f"{key.ljust(width)}  {visible_lines(value).replace(chr(10), pad)}\n")
 
     def close(self) -> None:
         pass
