@@ -78,14 +78,19 @@ class Api:
 
     # -- parameters -------------------------------------------------------------------------
 
+    EXTRA_FILTERS: tuple = ()  # parameters every route takes besides FILTERS (a subclass's)
+    LONG_PARAMS: tuple = ()    # parameters bounded by LONG_BOUND instead of MAX_VALUE
+    LONG_BOUND = MAX_VALUE
+
     def params(self, request, allowed=()) -> dict:
         """The query parameters, checked: known names, bounded sizes; ``q`` as a list."""
         out: dict = {"q": []}
         for key, value in request.query_params.multi_items():
-            if key not in FILTERS and key not in allowed:
+            if key not in FILTERS and key not in allowed and key not in self.EXTRA_FILTERS:
                 raise ApiError(400, f"unknown parameter {key!r}")
-            if len(value) > MAX_VALUE:
-                raise ApiError(400, f"parameter {key!r} is too long (at most {MAX_VALUE} characters)")
+            bound = self.LONG_BOUND if key in self.LONG_PARAMS else MAX_VALUE
+            if len(value) > bound:
+                raise ApiError(400, f"parameter {key!r} is too long (at most {bound} characters)")
             if key == "q":
                 if value.strip():
                     out["q"].append(value)

@@ -27,7 +27,7 @@ from cellsrun.browse.newest import Newest, Position, StalePosition, line_at, liv
 from cellsrun.browse.reader import Reader, follow, select_files
 from cellsrun.errors import RuntimeFailure
 from cellsrun.web import export
-from cellsrun.web.api import FILTERS, MAX_TERMS, MAX_VALUE, MSG_CUT, READ_BLOCK, Api, ApiError, detail, row
+from cellsrun.web.api import MSG_CUT, READ_BLOCK, Api, ApiError, detail, row
 from cellsrun.web.signing import MAX_HOSTS_LEN, BadHandle
 
 HANDLES = ("cursor", "from", "id")  # parameters holding a handle (a position per host: longer)
@@ -39,6 +39,11 @@ class HostsApi(Api):
     name: the same routes as :class:`Api`, each row with its host. The values are expanded
     again on each request, so a host that starts sending to the collector appears without a
     restart; a directory gone since is skipped with a warning."""
+
+    # As Api's parameters, plus ``host``; a handle may be as long as a position per host.
+    EXTRA_FILTERS = ("host",)
+    LONG_PARAMS = HANDLES
+    LONG_BOUND = MAX_HOSTS_LEN
 
     def __init__(self, dirs: list[str], name: str, signer, clock=time.time):
         self.patterns = list(dirs)
@@ -77,26 +82,6 @@ class HostsApi(Api):
             return []
 
     # -- parameters -------------------------------------------------------------------------
-
-    def params(self, request, allowed=()) -> dict:
-        """As :meth:`Api.params`, plus ``host``; a handle may be as long as a position per host."""
-        out: dict = {"q": []}
-        for key, value in request.query_params.multi_items():
-            if key not in FILTERS and key not in allowed and key != "host":
-                raise ApiError(400, f"unknown parameter {key!r}")
-            bound = MAX_HOSTS_LEN if key in HANDLES else MAX_VALUE
-            if len(value) > bound:
-                raise ApiError(400, f"parameter {key!r} is too long (at most {bound} characters)")
-            if key == "q":
-                if value.strip():
-                    out["q"].append(value)
-            elif key in out:
-                raise ApiError(400, f"parameter {key!r} given twice")
-            else:
-                out[key] = value
-        if len(out["q"]) > MAX_TERMS:
-            raise ApiError(400, f"too many search terms (at most {MAX_TERMS})")
-        return out
 
     def chosen(self, p: dict, hosts: list) -> list:
         """The ``hosts`` the ``host`` parameter keeps (all without it)."""
