@@ -28,6 +28,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import re
+import time as _time
 
 LEVELS = ["debug", "info", "warn", "error", "dpanic", "panic", "fatal"]
 RANK = {name: i for i, name in enumerate(LEVELS)}
@@ -36,11 +37,14 @@ RANK["warning"] = RANK["warn"]
 # json's C scanner, called directly: json.loads adds two regex passes per call, and a
 # fields object is decoded for every console line read.
 _scan_json = json.JSONDecoder().scan_once
+# json.dumps(obj, ensure_ascii=False), the encoder built once rather than at each call
+encode_json = json.JSONEncoder(ensure_ascii=False).encode
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _LOGGER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-/:]*\Z")
 _TIME_START = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d")
 _ZONE_START = ("Z", "+", "-")  # line[26] of a stamp ("" is not in it)
 _STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}(?:Z|[+-]\d\d:\d\d(?::\d\d)?) ")
+_BASE_KEYS = ("ts", "level", "logger", "msg")  # a JSON line's keys that are not among its fields
 MAX_DEPTH = 64  # Cells nests 3 or 4 levels; deeper is not a log entry worth taking apart
 _SHALLOW = 2 * MAX_DEPTH  # JSON text this short cannot nest deeper (a level takes 2 characters)
 
@@ -103,7 +107,7 @@ class Entry:
         when the line is nothing else; else :meth:`as_object` encoded."""
         if self.kind == "json" and not self.stamp:
             return self.raw
-        return json.dumps(self.as_object(), ensure_ascii=False)
+        return encode_json(self.as_object())
 
 
 def parse_time(text: str) -> float | None:
@@ -144,16 +148,23 @@ def _parse_own(line: str) -> Entry:
 
 
 def _parse_json(line: str) -> Entry | None:
+    """The entry of a line starting with ``{`` if it is one JSON object (what json.loads
+    accepts: whitespace may follow it), else None."""
     try:
-        obj = json.loads(line)
-    except (ValueError, RecursionError):
+        # json.loads without its two regex passes (no whitespace can lead: "{" does).
+        obj, end = _scan_json(line, 0)
+    except (ValueError, StopIteration, RecursionError):
         return None
-    if not isinstance(obj, dict):
+    if end != len(line) and line[end:].strip(" \t\n\r"):
+        return None  # more than whitespace after the object
+    if obj.__class__ is not dict:
         return None
     if len(line) > _SHALLOW and line.count("{") + line.count("[") > MAX_DEPTH and _deeper(obj):
         return None
     ts_text = str(obj.get("ts", ""))
-    fields = {k: v for k, v in obj.items() if k not in ("ts", "level", "logger", "msg")}
+    fields = obj.copy()  # the extra keys, in their order
+    for key in _BASE_KEYS:
+        fields.pop(key, None)
     msg = obj.get("msg", "")
     return Entry(line, "json", parse_time(ts_text) if ts_text else None, ts_text,
                  str(obj.get("level", "")).lower(), str(obj.get("logger", "")),
@@ -189,6 +200,121 @@ def _parse_console(line: str) -> Entry | None:
             except (ValueError, StopIteration, RecursionError):
                 pass
     return Entry(line, "console", ts, parts[0], level, logger, rest.strip("\t"), fields)
+
+
+# The levels zap writes, as written in a console line and as parse_line keeps them.
+_QUICK_LEVELS = {name.upper(): name for name in LEVELS}
+# A console line's time, strictly: ASCII digits, 1 to 6 fraction digits, Z or an offset.
+_QUICK_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-]\d\d:\d\d(?::\d\d)?)?\Z",
+                         re.ASCII)
+_DIGITS = frozenset("0123456789")
+_SECONDS = frozenset("%02d" % n for n in range(60))
+
+
+class QuickConsole:
+    """The parts of a console line in Cells' usual shape, without an :class:`Entry`: the
+    printers' fast path (``cellsrun logs -q``, where most of the time went into building
+    entries and converting times that were only printed).
+
+    :meth:`parts` accepts only lines whose reading is certain — a strict time, a level zap
+    writes, a logger column, no ANSI colour, a fields object that is a shallow JSON object
+    ending the line, or none — and gives exactly what :func:`parse_line` gives for them. Any
+    other line gives None and is read by :func:`parse_line` (a test holds the two paths to the
+    same output on a corpus of odd lines).
+
+    Two bounded caches make it cheap: the local time of each second seen (lines come in
+    bursts; the milliseconds do not change the second) and the loggers already checked."""
+
+    CACHE = 4096  # entries in each cache before it is emptied (memory bound)
+
+    def __init__(self, local_time, localtime=None):
+        self.local_time = local_time  # epoch seconds -> the Date column's text
+        self.localtime = localtime or _time.localtime  # the same conversion's (time.localtime)
+        self.minutes: dict[str, str | None] = {}  # time text without seconds -> local minute
+        self.dates: dict[str, str | None] = {}  # time text without its milliseconds -> date
+        self.loggers: dict[str, bool] = {}
+
+    def parts(self, line: str):
+        """``(date, ts_text, level, logger, msg, fields, text)`` of ``line`` (``date``: its
+        local time as the table shows it; ``text``: the fields' own text, or ""), or None when
+        ``line`` is not certain (see above)."""
+        if "\x1b" in line:
+            return None
+        parts = line.split("\t", 3)
+        if len(parts) != 4:
+            return None
+        ts_text, level, logger, rest = parts
+        level = _QUICK_LEVELS.get(level)
+        if level is None:
+            return None
+        date = None
+        if (ts_text[19:20] == "." and (len(ts_text) == 24 or len(ts_text) == 29)
+                and ts_text[17:19] in _SECONDS and _DIGITS.issuperset(ts_text[20:23])):
+            # Cells' shape (milliseconds, Z or an offset): the minute's date, and the
+            # line's own seconds (see _minute).
+            minute = ts_text[:17] + ts_text[23:]
+            prefix = self.minutes.get(minute, 0)
+            if prefix == 0:
+                prefix = self._minute(ts_text, minute)
+            if prefix is not None:
+                date = prefix + ts_text[17:19]
+        if date is None:
+            # Times that differ only in their first 3 fraction digits share a second: one
+            # key (it keeps the ".", so no time without a fraction can take the same key).
+            key = (ts_text[:20] + ts_text[23:] if ts_text[19:20] == "." and len(ts_text) >= 23
+                   and _DIGITS.issuperset(ts_text[20:23]) else ts_text)
+            date = self.dates.get(key, 0)
+            if date == 0:
+                date = self._date(ts_text, key)
+            if date is None:
+                return None
+        ok = self.loggers.get(logger)
+        if ok is None:
+            if len(self.loggers) >= self.CACHE:
+                self.loggers.clear()
+            ok = self.loggers[logger] = _LOGGER.match(logger) is not None
+        if not ok:
+            return None
+        fields = {}
+        if rest[-1:] == "}":
+            cut = rest.rfind("\t{")
+            if cut >= 0:
+                try:
+                    parsed, end = _scan_json(rest, cut + 1)
+                except (ValueError, StopIteration, RecursionError):
+                    return None
+                if end != len(rest) or parsed.__class__ is not dict or (
+                        end - cut > _SHALLOW and rest.count("{", cut) + rest.count("[", cut) > MAX_DEPTH):
+                    return None
+                fields, text, rest = parsed, rest[cut + 1:], rest[:cut]
+                return date, ts_text, level, logger, rest.strip("\t"), fields, text
+        return date, ts_text, level, logger, rest.strip("\t"), fields, ""
+
+    def _minute(self, ts_text: str, minute: str) -> str | None:
+        """The local ``YYYY-MM-DD HH:MM:`` of the minute of ``ts_text`` (a strict time with 3
+        fraction digits and an offset), cached under ``minute`` (its text without seconds and
+        fraction): the lines of that minute then take their own seconds as the local ones.
+        None (and the per-second path) when that would not be exact: a time that is not
+        valid, or a local offset that has seconds or changes within the minute."""
+        ts = parse_time(ts_text) if _QUICK_TIME.match(ts_text) else None
+        prefix = None
+        if ts is not None:
+            start = int(ts // 1) - int(ts_text[17:19])  # the minute's first second (a fixed offset)
+            first, last = self.localtime(start), self.localtime(start + 59)
+            if first.tm_sec == 0 and last.tm_sec == 59 and first.tm_gmtoff == last.tm_gmtoff:
+                prefix = "%04d-%02d-%02d %02d:%02d:" % first[:5]
+        if len(self.minutes) >= self.CACHE:
+            self.minutes.clear()
+        self.minutes[minute] = prefix
+        return prefix
+
+    def _date(self, ts_text: str, key: str) -> str | None:
+        """The Date column of ``ts_text`` (None: not a strict time), cached under ``key``."""
+        ts = parse_time(ts_text) if _QUICK_TIME.match(ts_text) else None
+        if len(self.dates) >= self.CACHE:
+            self.dates.clear()
+        date = self.dates[key] = None if ts is None else self.local_time(ts)
+        return date
 
 
 def _deeper(obj) -> bool:

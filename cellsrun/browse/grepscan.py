@@ -99,27 +99,28 @@ class GrepJob:
             os.close(w)
 
     def lines(self):
-        """Yield (line, before) for each line of the file that contains the needle, in order.
-        ``line`` has no newline; ``before()`` gives up to CONTEXT lines preceding it, nearest
-        first (only needed for a line without a time of its own, so only computed then; call it
-        before asking for the next line). At the end, raises :class:`Unreadable` if the file
-        could not be read to its end."""
+        """Yield (line, where) for each line of the file that contains the needle, in order.
+        ``line`` (a str, decoded with errors replaced) has no newline; ``self.before(where)`` gives up to CONTEXT lines preceding it,
+        nearest first (only needed for a line without a time of its own, so only computed then;
+        ask for it before asking for the next line). At the end, raises :class:`Unreadable` if
+        the file could not be read to its end."""
         try:
             if self.direct:
-                fd = self.f.fileno()
                 for data, end in _output(self.proc.stdout):
-                    for raw in data[:end].split(b"\n")[:-1]:
-                        offset, _, line = raw.partition(b":")
-                        if offset.isdigit():  # else a piece of a line that grew after the check
-                            yield line, _read_back(fd, int(offset))
+                    # Decoded a block at a time: the same text as line by line (a newline
+                    # never belongs to a multi-byte character, so errors are replaced alike).
+                    for raw in data[:end].decode("utf-8", "replace").split("\n")[:-1]:
+                        offset, _, line = raw.partition(":")
+                        if offset.isascii() and offset.isdigit():  # else a piece of a line that grew
+                            yield line, offset
             else:
                 # Earlier output, newest last, for context that began in an earlier block: the
                 # last CONTEXT lines of a block that has more, else whole blocks (up to CONTEXT).
-                # (Passed as is: a line's before() is called before the next line is asked for.)
-                earlier = deque()
+                # (Kept as is: a line's context is asked for before the next line is.)
+                earlier = self._earlier = deque()
                 for data, end in _output(self.proc.stdout):
                     for m in _MATCH.finditer(data, 0, end):
-                        yield m.group(1), _before(data, m.start(), earlier)
+                        yield m.group(1).decode("utf-8", "replace"), (data, m.start())
                     last = _last_lines(data, end, CONTEXT)
                     if len(last) < end:
                         earlier.clear()
@@ -129,6 +130,13 @@ class GrepJob:
             self._finish()
         finally:
             self.close()
+
+    def before(self, where):
+        """The lines before the one :meth:`lines` gave with ``where``, nearest first (see there)."""
+        if self.direct:
+            return _read_back(self.f.fileno(), int(where))()
+        data, start = where
+        return _before(data, start, self._earlier)()
 
     def _finish(self) -> None:
         """After grep's output ended: raise what went wrong, if anything did."""

@@ -40,18 +40,22 @@ def run_logs(directory: str, query, *, name: str = LIVE_NAME, fmt: str = "table"
     if many:
         from cellsrun.browse.merge import Merge
         merge = Merge(hosts, query, name=name)
-        pairs = merge.entries()
     else:
-        reader = Reader(query)
-        pairs = ((None, entry) for entry in reader.entries(files))
+        reader = Reader(query, quick=writer.quick() if hasattr(writer, "quick") else None)
     matched = 0
-    if last or reverse:
-        pairs = deque(pairs, maxlen=last or None)
-        if reverse:
-            pairs.reverse()
-    for host, entry in pairs:
-        writer.write(entry, host)
-        matched += 1
+    if many or last or reverse:
+        pairs = merge.entries() if many else ((None, entry) for entry in reader.entries(files))
+        if last or reverse:
+            pairs = deque(pairs, maxlen=last or None)
+            if reverse:
+                pairs.reverse()
+        for host, entry in pairs:
+            writer.write(entry, host)
+            matched += 1
+    else:  # the common case, kept lean: a broad query prints hundreds of thousands of rows
+        write = writer.write
+        for matched, entry in enumerate(reader.entries(files), 1):
+            write(entry)
     writer.close()
     out.flush()
     if follow and many:
@@ -66,6 +70,7 @@ def run_logs(directory: str, query, *, name: str = LIVE_NAME, fmt: str = "table"
         from cellsrun.browse.files import Unreadable
         from cellsrun.errors import RuntimeFailure
         live = os.path.join(directory, name)
+        reader.quick = None  # follow() reads entries
         offset = reader.live_offset if any(f.live for f in files) else 0
 
         def emit(entry):

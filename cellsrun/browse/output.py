@@ -8,8 +8,10 @@ a Host row (detail), a ``"host"`` key first in each JSON object."""
 from __future__ import annotations
 
 import json
+import re
 import time as _time
 
+from cellsrun.browse.entries import LEVELS, QuickConsole, encode_json
 from cellsrun.terminal import visible, visible_lines
 
 COLUMNS = ("Date", "Level", "IP", "User", "Service", "Message")
@@ -17,6 +19,13 @@ HOST_COLUMNS = ("Date", "Host", "Level", "IP", "User", "Service", "Message")
 _COLOURS = {"debug": "\x1b[2m", "warn": "\x1b[33m", "error": "\x1b[31m", "dpanic": "\x1b[31;1m",
             "panic": "\x1b[31;1m", "fatal": "\x1b[31;1m"}
 _RESET = "\x1b[0m"
+_UPPER = {name: name.upper() for name in LEVELS}
+_STRING = json.encoder.encode_basestring  # what encode_json writes for a str
+# An object of strings (no escape, no control character), canonical integers, true, false and
+# null, spaced as json.dumps spaces them: the text encode_json gives for what it decodes to,
+# when no key is repeated (a repeated key keeps one value: counted apart).
+_VALUE = r'(?:"[^"\\\x00-\x1f]*"|0|-?[1-9][0-9]*|true|false|null)'
+_CANONICAL = re.compile(r'\{"[^"\\\x00-\x1f]*": %s(?:, "[^"\\\x00-\x1f]*": %s)*\}' % (_VALUE, _VALUE))
 
 
 _last_second = [None, ""]
@@ -111,22 +120,60 @@ class TableWriter:
         pad = " " * self.indent
         return [(head + parts[0]).rstrip()] + [(pad + p).rstrip() for p in parts[1:]]
 
+    def quick(self):
+        """The fast row maker for the reader (see :meth:`Reader.entries`): a function giving the
+        text (newline included) of a line's row, or None when the line needs an entry; or None
+        when this table has no fast rows (a terminal, several hosts)."""
+        if self.tty or self.hosts:
+            return None
+        parts = QuickConsole(local_time).parts
+        head = (self._FULL + "{}").format
+
+        def row(line: str) -> str | None:
+            p = parts(line)
+            if p is None:
+                return None
+            date, _, level, logger, msg, fields, _ = p
+            ip = fields.get("RemoteAddress", "")
+            user = fields.get("UserName", "")
+            if ip.__class__ is not str:
+                ip = str(ip)
+            if user.__class__ is not str:
+                user = str(user)
+            if not (msg.isprintable() and ip.isprintable() and user.isprintable()):
+                return None  # control characters: escaped by the entry's path
+            return head(date, _UPPER[level], ip, user, logger[6:] if logger.startswith("pydio.") else logger,
+                        msg).rstrip() + "\n"
+        return row
+
     def write(self, e, host: str | None = None) -> None:
         if not self.started:
-            if self.wide:
-                head = self.row(COLUMNS, "Host" if self.hosts else None)
-            else:
-                head = self.head("Date", "Level", "Service") + (
-                    "[Host User IP] Message" if self.hosts else "[User IP] Message")
-            self.out.write(head + "\n")
-            self.started = True
+            self._header()
+        if e.__class__ is str:  # a row already made by quick()
+            self.out.write(e)
+        else:
+            self._write(e, host)
+
+    def _header(self) -> None:
+        if self.wide:
+            head = self.row(COLUMNS, "Host" if self.hosts else None)
+        else:
+            head = self.head("Date", "Level", "Service") + (
+                "[Host User IP] Message" if self.hosts else "[User IP] Message")
+        self.out.write(head + "\n")
+        self.started = True
+
+    def _write(self, e, host: str | None) -> None:
         cells = (when(e), e.level.upper(), _one_line(e.ip), _one_line(e.user), _one_line(e.service),
                  _one_line(e.msg))
-        host = _one_line(host) if host else host
-        colour = _COLOURS.get(e.level) if self.tty else None
         if not self.tty:
-            self.out.write(self.row(cells, host) + "\n")
+            if host is None and not self.hosts:  # the one-line row, without the general path
+                self.out.write((self.head(*cells[:5]) + cells[5]).rstrip() + "\n")
+            else:
+                self.out.write(self.row(cells, _one_line(host) if host else host) + "\n")
             return
+        host = _one_line(host) if host else host
+        colour = _COLOURS.get(e.level)
         for line in self.rows(cells, host):
             self.out.write(f"{colour}{line}{_RESET}\n" if colour else line + "\n")
 
@@ -141,8 +188,42 @@ class JsonWriter:
 
     def __init__(self, out, hosts: bool = False):
         self.out = out
+        self.hosts = hosts
+
+    def quick(self):
+        """The fast object maker for the reader (see :meth:`TableWriter.quick`): a console
+        line's object, built as text around its fields; None with several hosts."""
+        if self.hosts:
+            return None
+        parts = QuickConsole(local_time).parts
+        encode, string, canonical = encode_json, _STRING, _CANONICAL.fullmatch
+
+        def obj(line: str) -> str | None:
+            p = parts(line)
+            if p is None:
+                return None
+            _, ts_text, level, logger, msg, fields, text = p
+            if fields:
+                # The keys Entry.as_object puts first; a field of the same name would take
+                # their place in the object (dict.update): left to the entry's path.
+                if "ts" in fields or "level" in fields or "logger" in fields or "msg" in fields:
+                    return None
+                # Fields written as json.dumps writes them (zap's console encoder does, for
+                # strings and integers) are their own encoding: kept, not encoded again.
+                if not (canonical(text) and len(fields) == text.count('": ')):
+                    text = encode(fields)
+                fields = ", " + text[1:]
+            else:
+                fields = "}"
+            # The time, level and logger need no escaping (checked: ASCII digits, zap's
+            # levels, the logger's characters); the message is encoded.
+            return f'{{"ts": "{ts_text}", "level": "{level}", "logger": "{logger}", "msg": {string(msg)}{fields}\n'
+        return obj
 
     def write(self, e, host: str | None = None) -> None:
+        if e.__class__ is str:  # an object already made by quick()
+            self.out.write(e)
+            return
         if host is None:
             text = e.json_line()
         elif e.kind == "json" and not e.stamp and "host" not in e.obj:
@@ -151,7 +232,7 @@ class JsonWriter:
         else:  # not a JSON line, or one with a "host" of its own: ours is the one shown
             obj = {"host": host}
             obj.update((k, v) for k, v in e.as_object().items() if k != "host")
-            text = json.dumps(obj, ensure_ascii=False)
+            text = encode_json(obj)
         self.out.write(text + "\n")
 
     def close(self) -> None:

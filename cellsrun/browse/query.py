@@ -136,7 +136,15 @@ class Query:
                                       and (self.until is None or self.until >= end))
         return held
 
+    def text_only(self) -> bool:
+        """Whether the full text is the only filter (then :meth:`matches` holds for every
+        entry, and a line can be printed without becoming one)."""
+        return (self.since is None and self.until is None and self.level is None and self.service is None
+                and self.user is None and self.ip is None)
+
     def matches_text(self, lowered: str) -> bool:
+        if len(self.terms) == 1:  # the usual query: no generator
+            return self.terms[0] in lowered
         return all(t in lowered for t in self.terms)
 
     def matches(self, e) -> bool:

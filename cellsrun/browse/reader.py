@@ -85,12 +85,19 @@ class Reader:
     of each file skipped and why (``skipped PATH: Permission denied``); by default it is
     printed on stderr as ``warning: ...``. ``block``: bytes read from a plain file at once
     (the terminal's one pass takes 8 MiB; the page, serving several requests within its
-    memory budget, less)."""
+    memory budget, less).
 
-    def __init__(self, query, warn=None, block: int = BLOCK):
+    ``quick``: a printer's fast path (``TableWriter.quick()``): ``quick(line)`` gives the text
+    to print for a line, or None. When the full text is the query's only filter, every line
+    that matches it is offered to ``quick`` first, and what it gives is yielded as is (a str)
+    instead of an entry: no entry is built for a line that is only printed."""
+
+    def __init__(self, query, warn=None, block: int = BLOCK, quick=None):
         self.q = query
         self.warn = warn or _to_stderr
         self.block = block
+        self.quick = quick if query.terms and query.text_only() else None
+        self._quick_line = None  # the block's last line printed by quick (its time is read if needed)
         # The byte string every matching line must contain, if any: the first full-text term
         # (looked for in lowered blocks), else the user or the IP (as written).
         if query.terms:
@@ -181,9 +188,15 @@ class Reader:
             last_ts = None
             for block, pos in blocks:
                 for entry in self._block_entries(block, last_ts, lf.day):
+                    if entry.__class__ is str:  # printed by quick: q.matches holds
+                        yield entry
+                        continue
                     last_ts = entry.ts if entry.ts is not None else last_ts
                     if q.matches(entry):
                         yield entry
+                if self._quick_line is not None:  # after the entries: the block's last timed line
+                    last_ts = parse_line(self._quick_line).ts
+                    self._quick_line = None
                 if self.past_until:
                     self.past_until = False
                     return
@@ -201,12 +214,22 @@ class Reader:
     def _grep_entries(self, job, day=None):
         """The matching entries of an archive (of ``day``), with grep finding the candidate lines."""
         q = self.q
+        quick = self.quick
         last_ts = None
-        for raw, before in job.lines():
-            e = parse_line(raw.decode("utf-8", "replace"))
+        pending = None  # the last line printed by quick: its time, read only if needed
+        for line, where in job.lines():
+            if quick is not None and q.matches_text(line.lower()):
+                text = quick(line)
+                if text is not None:
+                    pending = line
+                    yield text
+                    continue
+            if pending is not None:
+                last_ts, pending = parse_line(pending).ts, None
+            e = parse_line(line)
             if e.ts is None:  # the nearest entry before it: in grep's context, else the last match
                 e.ts = next((ts for ts in (parse_line(c.decode("utf-8", "replace")).ts
-                                           for c in before()) if ts is not None), last_ts)
+                                           for c in job.before(where)) if ts is not None), last_ts)
                 if e.ts is None:
                     e.day = day
             last_ts = e.ts
@@ -238,6 +261,7 @@ class Reader:
                         return
                 yield e
             return
+        quick = self.quick
         hay = block.lower() if self.lower else block
         find = hay.find
         needle = self.needle
@@ -247,11 +271,20 @@ class Reader:
             end = hay.find(b"\n", i)
             raw = block[start:end].decode("utf-8", "replace")
             if not q.terms or q.matches_text(raw.lower()):
+                if quick is not None:
+                    text = quick(raw)
+                    if text is not None:
+                        self._quick_line = raw
+                        yield text
+                        i = find(needle, end + 1)
+                        continue
                 e = parse_line(raw)
                 if e.ts is None:
                     e.ts = _time_before(block, start) or last_ts
                     if e.ts is None:
                         e.day = day
+                if e.ts is not None:
+                    self._quick_line = None  # this entry's time is now the block's last
                 yield e
             i = find(needle, end + 1)
 

@@ -51,6 +51,7 @@ def add_logs(p: argparse.ArgumentParser) -> None:
 
 
 def run_logs(args) -> int:
+    import sys
     import time
     from cellsrun.browse.main import run_logs as run
     from cellsrun.browse.query import build_query
@@ -64,6 +65,10 @@ def run_logs(args) -> int:
         raise UsageError(str(e)) from None
     fmt = ("stats-json" if args.json else "stats") if args.stats else (
         "json" if args.json else "csv" if args.csv else "detail" if args.detail else "table")
+    if not sys.stdout.isatty() and sys.stdout.write_through:
+        # PYTHONUNBUFFERED (container images set it) would make each row a system call:
+        # into a file or a pipe the output is written in blocks (--follow flushes each entry).
+        sys.stdout.reconfigure(write_through=False)
     dirs = args.dir or []
     if len(dirs) > 1 or args.host or any(c in d for d in dirs for c in "*?["):
         from cellsrun import logdirs
