@@ -17,7 +17,7 @@ import pytest
 
 from conftest import child_env, run, wait_for
 from helpers.webserver import WebServer
-from test_logs_hostile import DAYS, deep_console, deep_json, deeper_json, entry, write
+from test_logs_hostile import DAYS, LOGGER, Line, deep_console, deep_json, deeper_json, entry, stamp, write
 from test_web_api import EventReader
 
 ENV = child_env(TZ="UTC")
@@ -232,3 +232,31 @@ def test_a_line_nested_1000_deep_is_text_and_counts_as_the_reader_parses_it(logs
     status, body = get(s, "/api/export.csv")
     assert status == 200
     assert peak_mib(s.pid) < BUDGET_MIB
+
+
+def test_lone_surrogates_and_nan_in_a_line_are_shown_not_a_500(logs_dir, serve):
+    """JSON text can hold what UTF-8 and a browser's JSON cannot: a lone "\\ud800" escape
+    (decoded, a character UTF-8 cannot encode) and NaN/Infinity (no JSON for a browser). The
+    page answers with them escaped or as text; `cellsrun logs` prints every format."""
+    day = DAYS[1]
+    odd = ['{"UserName": "\\ud800", "MsgId": "1"}', '{"n": NaN, "m": -Infinity, "MsgId": "2"}']
+    lines = [entry(day, 1, "info", "before")]
+    lines += [Line(f"{stamp(day, 2 + i)}\tWARN\t{LOGGER}\todd {i}\t{f}", []) for i, f in enumerate(odd)]
+    lines += [Line('{"level":"error","ts":"%s","msg":"json \\udc00 odd","x":NaN}' % stamp(day, 5), []),
+              entry(day, 6, "info", "after")]
+    write(logs_dir / "cells.out", lines)
+    for fmt in ([], ["--json"], ["--csv"], ["--detail"]):
+        r = run("logs", "--dir", str(logs_dir), *fmt, env=ENV)
+        assert r.returncode == 0 and not r.stderr, (fmt, r.stderr.decode()[-500:])
+        assert b"\\ud800" in r.stdout and b"odd 1" in r.stdout, fmt
+    s = serve()
+    rows, warnings = pages(s)
+    assert [r["msg"] for r in rows] == ["after", "json \udc00 odd", "odd 1", "odd 0", "before"]
+    for r in rows:
+        status, e = get(s, "/api/entry", [("id", r["id"])])
+        assert status == 200, e
+    status, e = get(s, "/api/entry", [("id", rows[2]["id"])])
+    assert status == 200 and '"NaN"' in json.dumps(e) and '"-Infinity"' in json.dumps(e)  # as text
+    for path in ("/api/stats", "/api/export.ndjson", "/api/export.csv"):
+        status, body = get(s, path)
+        assert status == 200, (path, body)

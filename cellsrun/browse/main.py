@@ -41,7 +41,9 @@ def run_logs(directory: str, query, *, name: str = LIVE_NAME, fmt: str = "table"
         from cellsrun.browse.merge import Merge
         merge = Merge(hosts, query, name=name)
     else:
-        reader = Reader(query, quick=writer.quick() if hasattr(writer, "quick") else None)
+        # CELLSRUN_QUICK=0: every line becomes an entry (the reference the fast rows are tested against)
+        fast = hasattr(writer, "quick") and os.environ.get("CELLSRUN_QUICK", "1") != "0"
+        reader = Reader(query, quick=writer.quick() if fast else None)
     matched = 0
     if many or last or reverse:
         pairs = merge.entries() if many else ((None, entry) for entry in reader.entries(files))

@@ -9,13 +9,12 @@ A bad parameter or handle is a :class:`ApiError` (400 with a JSON ``error``).
 
 from __future__ import annotations
 
-import json
 import os
 import queue
 import threading
 import time
 
-from starlette.responses import JSONResponse, StreamingResponse
+from starlette.responses import StreamingResponse
 
 from cellsrun.browse import volume
 from cellsrun.browse.entries import LEVELS
@@ -25,6 +24,7 @@ from cellsrun.browse.newest import Newest, Position, StalePosition, forward_from
 from cellsrun.browse.query import build_query
 from cellsrun.browse.reader import Reader, follow, select_files
 from cellsrun.web import export
+from cellsrun.web.jsonsafe import SafeJSONResponse, encode as encode_json
 from cellsrun.web.signing import BadHandle
 
 FILTERS = ("q", "day", "since", "until", "around", "minutes", "level", "service", "user", "ip")
@@ -177,7 +177,7 @@ class Api:
             raise ApiError(409, f"{e}; reload the page") from None
         if page.head is None and start is None:
             page = page._replace(head=live_end(os.path.join(self.dir, self.name), self.gz_cache))
-        return JSONResponse({
+        return SafeJSONResponse({
             "entries": [row(e, self.signer.position("entry", pos)) for pos, e in page.entries],
             "next": self.signer.position("cursor", page.next) if page.next else None,
             "head": self.signer.position("head", page.head) if page.head else None,
@@ -201,7 +201,7 @@ class Api:
             raise ApiError(409, f"cannot read {os.path.join(self.dir, pos.name)}: {why}") from None
         except ValueError as e:
             raise ApiError(400, str(e)) from None
-        return JSONResponse(detail(e))
+        return SafeJSONResponse(detail(e))
 
     def stats(self, request):
         """GET /api/stats: entries per minute, hour or day by level, for the filter."""
@@ -211,7 +211,7 @@ class Api:
         files = self.files(q)
         counts = self.volume.count(self.reader(q, []), files)
         size, bars = volume.buckets(counts.minutes, offset, q.since, q.until)
-        return JSONResponse({"bucket": size, "levels": LEVELS, "bars": bars, "partial": counts.partial,
+        return SafeJSONResponse({"bucket": size, "levels": LEVELS, "bars": bars, "partial": counts.partial,
                              "total": sum(sum(c) for _, c in bars), "warnings": counts.warnings})
 
     def export(self, request, fmt: str):
@@ -256,9 +256,9 @@ class Api:
                             break
                     rows = [item for item in batch if isinstance(item, dict)]
                     if rows:
-                        yield f"event: entries\ndata: {json.dumps(rows)}\n\n"
+                        yield f"event: entries\ndata: {encode_json(rows).decode()}\n\n"
                     for kind, text in (item for item in batch if isinstance(item, tuple)):
-                        yield f"event: {kind}\ndata: {json.dumps({'error': text})}\n\n"
+                        yield f"event: {kind}\ndata: {encode_json({'error': text}).decode()}\n\n"
                         if kind == "problem":
                             return
                     if not batch:

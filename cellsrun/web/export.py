@@ -32,14 +32,16 @@ class _Sink:
     def write(self, text: str) -> None:
         self.parts.append(text)
 
-    def take(self) -> str:
+    def take(self) -> bytes:
+        """What was written since the last take, in UTF-8; a character UTF-8 cannot write (a
+        lone surrogate, from a JSON escape in a log) as its escape, as `cellsrun logs` shows it."""
         text = "".join(self.parts)
         self.parts.clear()
-        return text
+        return text.encode("utf-8", "backslashreplace")
 
 
 def stream(entries, fmt: str, offset_minutes: int | None = None, hosts: bool = False):
-    """Yield the export of ``entries`` in chunks of CHUNK_ENTRIES (bounded memory). ``hosts``:
+    """Yield the export of ``entries`` (bytes) in chunks of CHUNK_ENTRIES (bounded memory). ``hosts``:
     ``entries`` are (host, entry) pairs (several log directories), shown as `cellsrun logs`
     shows them: a Host column after the date, a first ``"host"`` key."""
     sink = _Sink()

@@ -20,7 +20,7 @@ import os
 import threading
 import time
 
-from starlette.responses import JSONResponse, StreamingResponse
+from starlette.responses import StreamingResponse
 
 from cellsrun.browse.files import Unreadable
 from cellsrun.browse.newest import Newest, Position, StalePosition, line_at, live_end
@@ -28,6 +28,7 @@ from cellsrun.browse.reader import Reader, follow, select_files
 from cellsrun.errors import RuntimeFailure
 from cellsrun.web import export
 from cellsrun.web.api import MSG_CUT, READ_BLOCK, Api, ApiError, detail, row
+from cellsrun.web.jsonsafe import SafeJSONResponse
 from cellsrun.web.signing import MAX_HOSTS_LEN, BadHandle
 
 HANDLES = ("cursor", "from", "id")  # parameters holding a handle (a position per host: longer)
@@ -185,7 +186,7 @@ class HostsApi(Api):
                     nxt[name] = page.next
             else:  # before the oldest entry given out (or where this page began)
                 nxt[name] = page.entries[k - 1][0] if k else start
-        return JSONResponse({
+        return SafeJSONResponse({
             "entries": [dict(row(item[5], handle), host=item[3]) for item, handle in zip(taken, ids)],
             "next": self.signer.host_positions("cursor", nxt) if nxt else None,
             "head": self.signer.host_positions("head", heads) if cursor is None else None,
@@ -222,7 +223,7 @@ class HostsApi(Api):
             raise ApiError(409, f"cannot read {os.path.join(directory, pos.name)}: {why}") from None
         except ValueError as e:
             raise ApiError(400, str(e)) from None
-        return JSONResponse(dict(detail(e), host=name))
+        return SafeJSONResponse(dict(detail(e), host=name))
 
     def stats(self, request):
         """GET /api/stats: the hosts' entries per minute, hour or day by level, added up."""
@@ -242,7 +243,7 @@ class HostsApi(Api):
                 for i, c in enumerate(counts):
                     into[i] += c
         size, bars = volume.buckets(minutes, offset, q.since, q.until)
-        return JSONResponse({"bucket": size, "levels": LEVELS, "bars": bars, "partial": partial,
+        return SafeJSONResponse({"bucket": size, "levels": LEVELS, "bars": bars, "partial": partial,
                              "total": sum(sum(c) for _, c in bars), "warnings": warnings})
 
     def export(self, request, fmt: str):
