@@ -144,3 +144,57 @@ def test_json_of_a_console_line_keeps_cells_keys_and_the_fields_order(tmp_path):
     assert second == {"ts": "2026-03-29T01:00:01.123Z", "level": "info", "logger": "pydio.grpc.auth",
                       "msg": "Upload", "b": 1.5, "a": "rémy"}
     assert '"b": 1.5, "a": "rémy"}' in r.stdout.decode()  # encoded again, as the entry path does
+
+
+def _print(directory, *terms, fmt="table", workers=True, kill_worker=False, monkeypatch=None):
+    """What run_logs prints for ``-q TERMS`` on ``directory`` (through grep), in this process;
+    ``workers``: whether a RowWorker may start (after 500 rows here, not 20,000); with
+    ``kill_worker``, it is killed before its first answer is read. Returns (text, blocks sent)."""
+    import io
+    import signal as _signal
+    from cellsrun.browse import rowpool
+    from cellsrun.browse.main import run_logs
+    from cellsrun.browse.query import Query
+    sent = []
+    real_send, real_take = rowpool.RowWorker.send, rowpool.RowWorker.take
+
+    def send(self, data):
+        sent.append(len(data))
+        return real_send(self, data)
+
+    def take(self):
+        if kill_worker:
+            os.kill(self.pid, _signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+        return real_take(self)
+    monkeypatch.setattr(rowpool, "ROWS_BEFORE", 500)
+    monkeypatch.setattr(rowpool.RowWorker, "send", send)
+    monkeypatch.setattr(rowpool.RowWorker, "take", take)
+    monkeypatch.setenv("CELLSRUN_WORKERS", "1" if workers else "0")
+    out = io.StringIO()
+    run_logs(str(directory), Query(terms), fmt=fmt, out=out)
+    return out.getvalue(), len(sent)
+
+
+@pytest.mark.parametrize("fmt", ["table", "json"])
+def test_a_row_worker_prints_the_same_rows_in_the_same_order(tmp_path, monkeypatch, fmt):
+    """A broad query's every other block of grep's output made by a forked worker: the same
+    text as one process makes, odd lines (read here, with their context) in their places; and
+    when the worker dies, the rows it owed are made here: nothing lost, nothing twice."""
+    monkeypatch.setenv("TZ", "CET-1CEST,M3.5.0,M10.5.0/3")
+    time.tzset()
+    try:
+        lines = corpus() * 40  # ~40,000 lines, ~4 MB: grep's output comes in many blocks
+        data = ("\n".join(lines) + "\n").encode()
+        (tmp_path / "cells.out.2026-03-28").write_bytes(data)
+        (tmp_path / "cells.out.2026-03-29.gz").write_bytes(gzip.compress(data))
+        alone, sent = _print(tmp_path, "upload", fmt=fmt, workers=False, monkeypatch=monkeypatch)
+        assert sent == 0 and alone.count("\n") > 2 * 30_000
+        both, sent = _print(tmp_path, "upload", fmt=fmt, monkeypatch=monkeypatch)
+        assert sent > 4, "the worker was given no blocks"
+        assert both == alone
+        rescued, sent = _print(tmp_path, "upload", fmt=fmt, kill_worker=True, monkeypatch=monkeypatch)
+        assert sent == 1 and rescued == alone
+    finally:
+        monkeypatch.undo()
+        time.tzset()

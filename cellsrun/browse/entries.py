@@ -209,6 +209,8 @@ _QUICK_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-]
                          re.ASCII)
 _DIGITS = frozenset("0123456789")
 _SECONDS = frozenset("%02d" % n for n in range(60))
+_TIME_MAX = 40  # characters: the longest strict time is 35 (6 fraction digits, +hh:mm:ss)
+_LOGGER_MAX = 200  # characters of a logger this path caches (Cells': under 40)
 
 
 class QuickConsole:
@@ -245,8 +247,8 @@ class QuickConsole:
             return None
         ts_text, level, logger, rest = parts
         level = _QUICK_LEVELS.get(level)
-        if level is None:
-            return None
+        if level is None or len(ts_text) > _TIME_MAX or len(logger) > _LOGGER_MAX:
+            return None  # (long columns are not cached: the caches' memory stays small)
         date = None
         if (ts_text[19:20] == "." and (len(ts_text) == 24 or len(ts_text) == 29)
                 and ts_text[17:19] in _SECONDS and _DIGITS.issuperset(ts_text[20:23])):
@@ -260,8 +262,9 @@ class QuickConsole:
                 date = prefix + ts_text[17:19]
         if date is None:
             # Times that differ only in their first 3 fraction digits share a second: one
-            # key (it keeps the ".", so no time without a fraction can take the same key).
-            key = (ts_text[:20] + ts_text[23:] if ts_text[19:20] == "." and len(ts_text) >= 23
+            # key, marked with a tab (no time text holds one) so that no other time text,
+            # "...:05." say, can be the same key.
+            key = ("\t" + ts_text[:20] + ts_text[23:] if ts_text[19:20] == "." and len(ts_text) >= 23
                    and _DIGITS.issuperset(ts_text[20:23]) else ts_text)
             date = self.dates.get(key, 0)
             if date == 0:

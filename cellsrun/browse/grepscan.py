@@ -63,6 +63,7 @@ class GrepJob:
             argv.insert(2, "-i")
         env = dict(os.environ, LC_ALL="C")
         self.direct = not compressed
+        from cellsrun.fifo import raise_pipe_size
         if self.direct:
             self.proc = subprocess.Popen(argv, stdin=f.fileno(), stdout=subprocess.PIPE,
                                          stderr=subprocess.PIPE, env=env)
@@ -70,7 +71,6 @@ class GrepJob:
         argv[1:1] = [f"-B{CONTEXT}", "--no-group-separator"]
         r, w = os.pipe()
         try:
-            from cellsrun.fifo import raise_pipe_size
             raise_pipe_size(w)
             self.proc = subprocess.Popen(argv, stdin=r, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                          env=env)
@@ -98,45 +98,45 @@ class GrepJob:
         finally:
             os.close(w)
 
+    def blocks(self):
+        """Yield grep's output a block at a time, as ``(data, context)``: ``data`` whole lines
+        (bytes), ``context`` what :meth:`before` needs for the lines of that block (kept by the
+        caller for as long as it may ask). Pass a block to :func:`block_lines` for its lines.
+        At the end, raises :class:`Unreadable` if the file could not be read to its end. The
+        caller closes the job when it no longer needs :meth:`before` (after the last block)."""
+        # Earlier output, newest last, for context that began in an earlier block (a .gz, read
+        # with -B): the last CONTEXT lines of a block that has more, else whole blocks.
+        earlier = deque()
+        for data, end in _output(self.proc.stdout):
+            data = data[:end]
+            yield data, (None if self.direct else tuple(earlier))
+            if not self.direct:
+                last = _last_lines(data, end, CONTEXT)
+                if len(last) < end:
+                    earlier.clear()
+                earlier.append(last)
+                if len(earlier) > CONTEXT:
+                    earlier.popleft()
+        self._finish()
+
     def lines(self):
         """Yield (line, where) for each line of the file that contains the needle, in order.
-        ``line`` (a str, decoded with errors replaced) has no newline; ``self.before(where)`` gives up to CONTEXT lines preceding it,
-        nearest first (only needed for a line without a time of its own, so only computed then;
-        ask for it before asking for the next line). At the end, raises :class:`Unreadable` if
-        the file could not be read to its end."""
+        ``line`` (a str, decoded with errors replaced) has no newline; ``self.before(where)``
+        gives up to CONTEXT lines preceding it, nearest first (only needed for a line without a
+        time of its own, so only computed then). At the end, raises :class:`Unreadable` if the
+        file could not be read to its end. The job is closed when the lines end."""
         try:
-            if self.direct:
-                for data, end in _output(self.proc.stdout):
-                    # Decoded a block at a time: the same text as line by line (a newline
-                    # never belongs to a multi-byte character, so errors are replaced alike).
-                    for raw in data[:end].decode("utf-8", "replace").split("\n")[:-1]:
-                        offset, _, line = raw.partition(":")
-                        if offset.isascii() and offset.isdigit():  # else a piece of a line that grew
-                            yield line, offset
-            else:
-                # Earlier output, newest last, for context that began in an earlier block: the
-                # last CONTEXT lines of a block that has more, else whole blocks (up to CONTEXT).
-                # (Kept as is: a line's context is asked for before the next line is.)
-                earlier = self._earlier = deque()
-                for data, end in _output(self.proc.stdout):
-                    for m in _MATCH.finditer(data, 0, end):
-                        yield m.group(1).decode("utf-8", "replace"), (data, m.start())
-                    last = _last_lines(data, end, CONTEXT)
-                    if len(last) < end:
-                        earlier.clear()
-                    earlier.append(last)
-                    if len(earlier) > CONTEXT:
-                        earlier.popleft()
-            self._finish()
+            for data, context in self.blocks():
+                yield from block_lines(data, self.direct, context)
         finally:
             self.close()
 
     def before(self, where):
-        """The lines before the one :meth:`lines` gave with ``where``, nearest first (see there)."""
+        """The lines before the one :meth:`lines` gave with ``where``, nearest first."""
         if self.direct:
             return _read_back(self.f.fileno(), int(where))()
-        data, start = where
-        return _before(data, start, self._earlier)()
+        data, start, earlier = where
+        return _before(data, start, earlier)()
 
     def _finish(self) -> None:
         """After grep's output ended: raise what went wrong, if anything did."""
@@ -161,6 +161,23 @@ class GrepJob:
         if self.feeder is not None:
             self.feeder.join()  # its next write fails now that grep is gone
         self.f.close()
+
+
+def block_lines(data: bytes, direct: bool, context=None, where: bool = True) -> list:
+    """The matching lines of one block of grep's output (see :meth:`GrepJob.blocks`), in
+    order: ``(line, where)`` pairs for :meth:`GrepJob.before`, or with ``where=False`` the
+    lines alone. A plain archive's block is decoded at once: the same text as line by line
+    (a newline never belongs to a multi-byte character, so errors are replaced alike)."""
+    if direct:
+        out = []
+        for raw in data.decode("utf-8", "replace").split("\n")[:-1]:
+            offset, _, line = raw.partition(":")
+            if offset.isascii() and offset.isdigit():  # else a piece of a line that grew
+                out.append((line, offset) if where else line)
+        return out
+    if not where:
+        return [m.group(1).decode("utf-8", "replace") for m in _MATCH.finditer(data)]
+    return [(m.group(1).decode("utf-8", "replace"), (data, m.start(), context)) for m in _MATCH.finditer(data)]
 
 
 def _read_back(fd: int, offset: int):

@@ -98,6 +98,7 @@ class Reader:
         self.block = block
         self.quick = quick if query.terms and query.text_only() else None
         self._quick_line = None  # the block's last line printed by quick (its time is read if needed)
+        self._rows = None  # the GrepRows of the archives read through grep with quick
         # The byte string every matching line must contain, if any: the first full-text term
         # (looked for in lowered blocks), else the user or the IP (as written).
         if query.terms:
@@ -132,6 +133,8 @@ class Reader:
             for job in ahead.values():
                 if not isinstance(job, Exception):
                     job.close()  # a GrepJob, or a file left to scan
+            if self._rows is not None:
+                self._rows.close()  # its worker, if one was started
 
     def _greps(self, lf: LogFile) -> bool:
         """Whether grep finds the candidate lines of ``lf``: archives, when there is a needle
@@ -213,25 +216,16 @@ class Reader:
 
     def _grep_entries(self, job, day=None):
         """The matching entries of an archive (of ``day``), with grep finding the candidate lines."""
+        if self.quick is not None:
+            if self._rows is None:
+                from cellsrun.browse.greprows import GrepRows
+                self._rows = GrepRows(self.q, self.quick, self._timed)
+            yield from self._rows.entries(job, day)
+            return
         q = self.q
-        quick = self.quick
         last_ts = None
-        pending = None  # the last line printed by quick: its time, read only if needed
         for line, where in job.lines():
-            if quick is not None and q.matches_text(line.lower()):
-                text = quick(line)
-                if text is not None:
-                    pending = line
-                    yield text
-                    continue
-            if pending is not None:
-                last_ts, pending = parse_line(pending).ts, None
-            e = parse_line(line)
-            if e.ts is None:  # the nearest entry before it: in grep's context, else the last match
-                e.ts = next((ts for ts in (parse_line(c.decode("utf-8", "replace")).ts
-                                           for c in job.before(where)) if ts is not None), last_ts)
-                if e.ts is None:
-                    e.day = day
+            e = self._timed(job, line, where, last_ts, day)
             last_ts = e.ts
             if q.terms and not q.matches_text(e.raw.lower()):
                 continue
@@ -239,6 +233,18 @@ class Reader:
                 return  # time order: nothing later in this file can match
             if q.matches(e):
                 yield e
+
+    @staticmethod
+    def _timed(job, line: str, where, last_ts, day):
+        """The entry of a line grep found; without a time of its own, the nearest before it:
+        in grep's context, else ``last_ts`` (the last line read), else the file's ``day``."""
+        e = parse_line(line)
+        if e.ts is None:
+            e.ts = next((ts for ts in (parse_line(c.decode("utf-8", "replace")).ts
+                                       for c in job.before(where)) if ts is not None), last_ts)
+            if e.ts is None:
+                e.day = day
+        return e
 
     def _block_entries(self, block: bytes, last_ts, day=None):
         """Entries of the lines of ``block`` that can match: the lines holding the needle, or

@@ -65,13 +65,13 @@ def run_logs(args) -> int:
         raise UsageError(str(e)) from None
     fmt = ("stats-json" if args.json else "stats") if args.stats else (
         "json" if args.json else "csv" if args.csv else "detail" if args.detail else "table")
-    # A log can hold what UTF-8 cannot write (a JSON "\ud800" escape decodes to a lone
-    # surrogate): shown as its escape, never a crash.
-    sys.stdout.reconfigure(errors="backslashreplace")
-    if not sys.stdout.isatty() and sys.stdout.write_through:
-        # PYTHONUNBUFFERED (container images set it) would make each row a system call:
-        # into a file or a pipe the output is written in blocks (--follow flushes each entry).
-        sys.stdout.reconfigure(write_through=False)
+    if hasattr(sys.stdout, "reconfigure"):  # (not when stdout was closed or replaced)
+        # A log can hold what UTF-8 cannot write (a JSON "\ud800" escape decodes to a lone
+        # surrogate): shown as its escape, never a crash. And PYTHONUNBUFFERED (container
+        # images set it) would make each row a system call: into a file or a pipe the output
+        # is written in blocks (--follow flushes each entry).
+        sys.stdout.reconfigure(errors="backslashreplace", write_through=sys.stdout.isatty() and
+                               sys.stdout.write_through)
     dirs = args.dir or []
     if len(dirs) > 1 or args.host or any(c in d for d in dirs for c in "*?["):
         from cellsrun import logdirs
