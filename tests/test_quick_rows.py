@@ -194,7 +194,9 @@ def test_a_row_worker_prints_the_same_rows_in_the_same_order(tmp_path, monkeypat
         assert sent > 4, "the worker was given no blocks"
         assert both == alone
         rescued, sent = _print(tmp_path, "upload", fmt=fmt, kill_worker=True, monkeypatch=monkeypatch)
-        assert sent == 1 and rescued == alone
+        # Killed at its first answer (which may already be in the pipe): found gone by that
+        # answer or by the next block sent, and never given another.
+        assert sent in (1, 2) and rescued == alone
     finally:
         monkeypatch.undo()
         time.tzset()
