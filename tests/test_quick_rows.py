@@ -146,7 +146,7 @@ def test_json_of_a_console_line_keeps_cells_keys_and_the_fields_order(tmp_path):
     assert '"b": 1.5, "a": "rémy"}' in r.stdout.decode()  # encoded again, as the entry path does
 
 
-def _print(directory, *terms, fmt="table", workers=True, kill_worker=False, monkeypatch=None):
+def _print(directory, *terms, fmt="table", workers=True, kill_worker=False, ready=None, monkeypatch=None):
     """What run_logs prints for ``-q TERMS`` on ``directory`` (through grep), in this process;
     ``workers``: whether a RowWorker may start (after 500 rows here, not 20,000); with
     ``kill_worker``, it is killed before its first answer is read. Returns (text, blocks sent)."""
@@ -170,6 +170,8 @@ def _print(directory, *terms, fmt="table", workers=True, kill_worker=False, monk
     monkeypatch.setattr(rowpool, "ROWS_BEFORE", 500)
     monkeypatch.setattr(rowpool.RowWorker, "send", send)
     monkeypatch.setattr(rowpool.RowWorker, "take", take)
+    if ready is not None:  # the worker seen always done (taken at once) or always busy
+        monkeypatch.setattr(rowpool.RowWorker, "ready", lambda self: ready)
     monkeypatch.setenv("CELLSRUN_WORKERS", "1" if workers else "0")
     out = io.StringIO()
     run_logs(str(directory), Query(terms), fmt=fmt, out=out)
@@ -178,9 +180,10 @@ def _print(directory, *terms, fmt="table", workers=True, kill_worker=False, monk
 
 @pytest.mark.parametrize("fmt", ["table", "json"])
 def test_a_row_worker_prints_the_same_rows_in_the_same_order(tmp_path, monkeypatch, fmt):
-    """A broad query's every other block of grep's output made by a forked worker: the same
-    text as one process makes, odd lines (read here, with their context) in their places; and
-    when the worker dies, the rows it owed are made here: nothing lost, nothing twice."""
+    """A broad query's blocks of grep's output shared with a forked worker (blocks made here
+    while it is busy kept until its own is out): the same text as one process makes, odd lines
+    (read here, with their context) in their places; and when the worker dies, the rows it owed
+    are made here: nothing lost, nothing twice."""
     monkeypatch.setenv("TZ", "CET-1CEST,M3.5.0,M10.5.0/3")
     time.tzset()
     try:
@@ -190,9 +193,10 @@ def test_a_row_worker_prints_the_same_rows_in_the_same_order(tmp_path, monkeypat
         (tmp_path / "cells.out.2026-03-29.gz").write_bytes(gzip.compress(data))
         alone, sent = _print(tmp_path, "upload", fmt=fmt, workers=False, monkeypatch=monkeypatch)
         assert sent == 0 and alone.count("\n") > 2 * 30_000
-        both, sent = _print(tmp_path, "upload", fmt=fmt, monkeypatch=monkeypatch)
-        assert sent > 4, "the worker was given no blocks"
-        assert both == alone
+        for ready in (None, True, False):  # as it comes; the worker always done; always busy
+            both, sent = _print(tmp_path, "upload", fmt=fmt, ready=ready, monkeypatch=monkeypatch)
+            assert sent > 4, "the worker was given no blocks"
+            assert both == alone, ready
         rescued, sent = _print(tmp_path, "upload", fmt=fmt, kill_worker=True, monkeypatch=monkeypatch)
         # Killed at its first answer (which may already be in the pipe): found gone by that
         # answer or by the next block sent, and never given another.

@@ -67,6 +67,7 @@ class GrepJob:
         if self.direct:
             self.proc = subprocess.Popen(argv, stdin=f.fileno(), stdout=subprocess.PIPE,
                                          stderr=subprocess.PIPE, env=env)
+            raise_pipe_size(self.proc.stdout.fileno())
             return
         argv[1:1] = [f"-B{CONTEXT}", "--no-group-separator"]
         r, w = os.pipe()
@@ -213,7 +214,7 @@ def _output(stream):
     is cut, so memory stays bounded."""
     carry = b""
     while True:
-        data = stream.read1(1 << 20)
+        data = stream.read1(1 << 18)
         if not data:
             return
         if carry:

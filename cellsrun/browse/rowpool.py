@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import marshal
 import os
+import select
 import signal
 import struct
 
@@ -82,6 +83,10 @@ class RowWorker:
 
     def send(self, data: bytes) -> None:
         _write_msg(self.out, data)
+
+    def ready(self) -> bool:
+        """Whether the rows of the block sent last are there to take (or the worker is gone)."""
+        return bool(select.select([self.back], [], [], 0)[0])
 
     def take(self):
         """The ``(items, tail)`` of the block sent last; raises OSError (EOFError included) when
