@@ -204,3 +204,22 @@ def test_a_row_worker_prints_the_same_rows_in_the_same_order(tmp_path, monkeypat
     finally:
         monkeypatch.undo()
         time.tzset()
+
+
+def test_last_n_reverse_and_a_term_with_a_newline_are_the_entry_path_s(tmp_path):
+    """-n and --reverse pick and turn rows, never runs of rows; a term holding a newline (two
+    patterns to grep -F) still has to be in the line."""
+    lines = [f"2026-03-28T{h:02d}:{m:02d}:{s:02d}.{i % 1000:03d}Z\tINFO\tpydio.x\tupload number {i}\t"
+             f'{{"UserName": "u{i % 7}"}}' for i, (h, m, s) in enumerate(
+                 (h, m, s) for h in range(24) for m in range(60) for s in range(0, 60, 2))][:30_000]
+    data = ("\n".join(lines) + "\n").encode()
+    (tmp_path / "cells.out.2026-03-28").write_bytes(data)
+    (tmp_path / "cells.out.2026-03-29.gz").write_bytes(gzip.compress(data))
+    for args in (["-q", "upload", "-n", "3"], ["-q", "upload", "--reverse"], ["-q", "upload", "-n", "5", "--json"],
+                 ["-q", "nomatch\nupload"], ["-q", "nomatch\nupload", "--json"]):
+        slow = _logs(tmp_path, *args, quick=False, zone="UTC")
+        for workers in ("1", "0"):
+            env = child_env(TZ="UTC", CELLSRUN_WORKERS=workers)
+            fast = run("logs", "--dir", str(tmp_path), *args, env=env)
+            assert (fast.returncode, fast.stdout) == (slow.returncode, slow.stdout), (args, workers)
+    assert _logs(tmp_path, "-q", "upload", "-n", "3", quick=False, zone="UTC").stdout.count(b"\n") == 4

@@ -42,7 +42,9 @@ def run_logs(directory: str, query, *, name: str = LIVE_NAME, fmt: str = "table"
         merge = Merge(hosts, query, name=name)
     else:
         # CELLSRUN_QUICK=0: every line becomes an entry (the reference the fast rows are tested against)
-        fast = hasattr(writer, "quick") and os.environ.get("CELLSRUN_QUICK", "1") != "0"
+        # (Not with -n or --reverse: the fast path yields runs of rows, and those pick rows.)
+        fast = (hasattr(writer, "quick") and not (last or reverse)
+                and os.environ.get("CELLSRUN_QUICK", "1") != "0")
         reader = Reader(query, quick=writer.quick() if fast else None)
     matched = 0
     if many or last or reverse:

@@ -26,6 +26,8 @@ import select
 import signal
 import struct
 
+from cellsrun.fifo import raise_pipe_size
+
 ROWS_BEFORE = 20_000  # fast rows printed before a worker pays for itself (a fork is a few ms)
 _LEN = struct.Struct("<Q")
 
@@ -64,9 +66,19 @@ class RowWorker:
     ``quick`` and ``check``: as :func:`make_rows` takes them."""
 
     def __init__(self, lines_of, quick, check):
-        child_in, parent_out = os.pipe()  # blocks, to the worker
-        parent_in, child_out = os.pipe()  # their rows, back
-        pid = os.fork()
+        fds = []
+        try:
+            child_in, parent_out = os.pipe()  # blocks, to the worker
+            fds += [child_in, parent_out]
+            parent_in, child_out = os.pipe()  # their rows, back
+            fds += [parent_in, child_out]
+            for fd in (parent_out, child_out):
+                raise_pipe_size(fd)  # a block (up to ~1 MiB) in one write, not 16
+            pid = os.fork()
+        except OSError:  # no pipe, no fork (a process limit): nothing left open
+            for fd in fds:
+                os.close(fd)
+            raise
         if pid == 0:  # the worker: never returns
             code = 1
             try:
