@@ -42,13 +42,11 @@ def run_logs(directory: str, query, *, name: str = LIVE_NAME, fmt: str = "table"
         merge = Merge(hosts, query, name=name)
     else:
         # CELLSRUN_QUICK=0: every line becomes an entry (the reference the fast rows are tested against)
-        # (Not with -n or --reverse: the fast path yields runs of rows, and those pick rows.)
-        fast = (hasattr(writer, "quick") and not (last or reverse)
-                and os.environ.get("CELLSRUN_QUICK", "1") != "0")
+        fast = hasattr(writer, "quick") and os.environ.get("CELLSRUN_QUICK", "1") != "0"
         reader = Reader(query, quick=writer.quick() if fast else None)
     matched = 0
     if many or last or reverse:
-        pairs = merge.entries() if many else ((None, entry) for entry in reader.entries(files))
+        pairs = merge.entries() if many else ((None, entry) for entry in _one_per_row(reader.entries(files)))
         if last or reverse:
             pairs = deque(pairs, maxlen=last or None)
             if reverse:
@@ -89,3 +87,14 @@ def run_logs(directory: str, query, *, name: str = LIVE_NAME, fmt: str = "table"
         except KeyboardInterrupt:
             return 0
     return 0 if matched else 1
+
+
+def _one_per_row(items):
+    """``items`` with each run of fast rows (a str: rows that each end with the one newline
+    they hold) given row by row, so that -n and --reverse pick and turn rows."""
+    for item in items:
+        if item.__class__ is str:
+            for row in item.split("\n")[:-1]:
+                yield row + "\n"
+        else:
+            yield item
