@@ -46,6 +46,8 @@ def available() -> str | None:
 
 
 _MATCH = re.compile(rb"^\d+:(.*)$", re.M)  # grep -b: "<offset>:" a match, "<offset>-" context
+_DIRECT = re.compile(r"^([0-9]+):(.*)", re.M)  # a plain archive's grep -b output, decoded
+_DIRECT_LINE = re.compile(r"^[0-9]+:(.*)", re.M)
 
 
 class GrepJob:
@@ -169,13 +171,11 @@ def block_lines(data: bytes, direct: bool, context=None, where: bool = True) -> 
     order: ``(line, where)`` pairs for :meth:`GrepJob.before`, or with ``where=False`` the
     lines alone. A plain archive's block is decoded at once: the same text as line by line
     (a newline never belongs to a multi-byte character, so errors are replaced alike)."""
-    if direct:
-        out = []
-        for raw in data.decode("utf-8", "replace").split("\n")[:-1]:
-            offset, _, line = raw.partition(":")
-            if offset.isascii() and offset.isdigit():  # else a piece of a line that grew
-                out.append((line, offset) if where else line)
-        return out
+    if direct:  # "<offset>:line"; a line without that prefix is a piece of a line that grew
+        text = data.decode("utf-8", "replace")
+        if not where:
+            return _DIRECT_LINE.findall(text)
+        return [(line, offset) for offset, line in _DIRECT.findall(text)]
     if not where:
         return [m.group(1).decode("utf-8", "replace") for m in _MATCH.finditer(data)]
     return [(m.group(1).decode("utf-8", "replace"), (data, m.start(), context)) for m in _MATCH.finditer(data)]
