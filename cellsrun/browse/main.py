@@ -44,20 +44,15 @@ def run_logs(directory: str, query, *, name: str = LIVE_NAME, fmt: str = "table"
         # CELLSRUN_QUICK=0: every line becomes an entry (the reference the fast rows are tested against)
         fast = hasattr(writer, "quick") and os.environ.get("CELLSRUN_QUICK", "1") != "0"
         reader = Reader(query, quick=writer.quick() if fast else None)
+    pairs = merge.entries() if many else ((None, entry) for entry in reader.entries(files))
+    if last or reverse:
+        pairs = deque(_one_per_row(pairs), maxlen=last or None)
+        if reverse:
+            pairs.reverse()
     matched = 0
-    if many or last or reverse:
-        pairs = merge.entries() if many else ((None, entry) for entry in _one_per_row(reader.entries(files)))
-        if last or reverse:
-            pairs = deque(pairs, maxlen=last or None)
-            if reverse:
-                pairs.reverse()
-        for host, entry in pairs:
-            writer.write(entry, host)
-            matched += 1
-    else:  # the common case, kept lean: a broad query prints hundreds of thousands of rows
-        write = writer.write
-        for matched, entry in enumerate(reader.entries(files), 1):
-            write(entry)
+    for host, entry in pairs:
+        writer.write(entry, host)
+        matched += 1
     writer.close()
     out.flush()
     if follow and many:
@@ -89,12 +84,12 @@ def run_logs(directory: str, query, *, name: str = LIVE_NAME, fmt: str = "table"
     return 0 if matched else 1
 
 
-def _one_per_row(items):
-    """``items`` with each run of fast rows (a str: rows that each end with the one newline
-    they hold) given row by row, so that -n and --reverse pick and turn rows."""
-    for item in items:
+def _one_per_row(pairs):
+    """(host, item) ``pairs`` with each run of fast rows (a str: rows that each end with the
+    one newline they hold) given row by row, so that -n and --reverse pick and turn rows."""
+    for host, item in pairs:
         if item.__class__ is str:
             for row in item.split("\n")[:-1]:
-                yield row + "\n"
+                yield host, row + "\n"
         else:
-            yield item
+            yield host, item
