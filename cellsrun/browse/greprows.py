@@ -43,7 +43,8 @@ class GrepRows:
             job.close()  # only now: the last block's odd lines may have read their context
 
     def _entries(self, job, day):
-        quick, check, direct = self.quick, self.q.matches_text, job.direct
+        # (The lines quick left always get the full-text test, whatever self.check says.)
+        matches_text, direct = self.q.matches_text, job.direct
         last_ts = None
         pending = None  # the last line quick took: its time, read only if a later line needs it
         held = None  # (data, context) of the block the worker is making
@@ -64,7 +65,7 @@ class GrepRows:
                     lines = block_lines(data, direct, context)
                 e = self.timed(job, *lines[i], last_ts, day)
                 last_ts = e.ts
-                if check(e.raw.lower()):
+                if matches_text(e.raw.lower()):
                     yield e  # (no other filter: Query.matches holds)
             if tail is not None:
                 pending = tail
